@@ -1,0 +1,2 @@
+Console.Error.WriteLine("The load harness arrives with issue 5.");
+return 1;

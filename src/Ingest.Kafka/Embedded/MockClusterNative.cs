@@ -1,0 +1,66 @@
+using System.Runtime.InteropServices;
+
+namespace Ingest.Kafka.Embedded;
+
+/// <summary>
+/// P/Invoke declarations for the parts of librdkafka's mock cluster API (<c>rdkafka_mock.h</c>)
+/// that <see cref="EmbeddedKafkaCluster"/> uses. The library name resolves, through the app's
+/// deps.json, to the same <c>runtimes/linux-x64/native/librdkafka.so</c> that Confluent.Kafka loads.
+/// </summary>
+internal static partial class MockClusterNative
+{
+    private const string Library = "librdkafka";
+
+    public const int ProducerType = 0; // RD_KAFKA_PRODUCER
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_new")]
+    public static partial nint ConfNew();
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_set", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int ConfSet(nint conf, string name, string value, byte[] errstr, nuint errstrSize);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_destroy")]
+    public static partial void ConfDestroy(nint conf);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_new")]
+    public static partial nint KafkaNew(int type, nint conf, byte[] errstr, nuint errstrSize);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_destroy")]
+    public static partial void KafkaDestroy(nint rk);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_new")]
+    public static partial nint ClusterNew(nint rk, int brokerCount);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_destroy")]
+    public static partial void ClusterDestroy(nint cluster);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_bootstraps")]
+    public static partial nint ClusterBootstraps(nint cluster);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_create", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int TopicCreate(nint cluster, string topic, int partitionCount, int replicationFactor);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_set_error", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial void TopicSetError(nint cluster, string topic, int error);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_group_initial_rebalance_delay_ms")]
+    public static partial void GroupInitialRebalanceDelayMs(nint cluster, int delayMs);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_down")]
+    public static partial int BrokerSetDown(nint cluster, int brokerId);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_up")]
+    public static partial int BrokerSetUp(nint cluster, int brokerId);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_rtt")]
+    public static partial int BrokerSetRtt(nint cluster, int brokerId, int rttMs);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_push_request_errors_array")]
+    public static partial void PushRequestErrorsArray(nint cluster, short apiKey, nuint count, int[] errors);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_clear_request_errors")]
+    public static partial void ClearRequestErrors(nint cluster, short apiKey);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_partition_set_leader", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int PartitionSetLeader(nint cluster, string topic, int partition, int brokerId);
+}
