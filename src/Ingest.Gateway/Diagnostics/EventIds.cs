@@ -1,0 +1,29 @@
+namespace Ingest.Gateway.Diagnostics;
+
+/// <summary>Every log event id of the gateway, in one place.</summary>
+internal static class EventIds
+{
+    public const int GatewayStarted = 1;
+    public const int EmbeddedKafkaStarted = 2;
+    public const int DevEnvironmentPublished = 3;
+    public const int ShutdownStarted = 4;
+
+    public const int ConnectionOpened = 100;
+    public const int ConnectionClosed = 101;
+    public const int ConnectionFailed = 102;
+    public const int HandshakeRejected = 103;
+    public const int MessageTooLarge = 104;
+    public const int InvalidUtf8 = 105;
+    public const int DrainTimedOut = 106;
+
+    public const int ProducerStarted = 200;
+    public const int ProducerStopped = 201;
+    public const int ProducerError = 202;
+    public const int ProducerFatalError = 203;
+    public const int DeliveryFailed = 204;
+    public const int DeadLetterFailed = 205;
+    public const int FlushIncomplete = 206;
+    public const int LibrdkafkaLog = 207;
+    public const int KafkaReachable = 208;
+    public const int KafkaUnreachable = 209;
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Ingest.Gateway.Diagnostics;
+
+/// <summary>
+/// The gateway's counters. Hot paths only do <see cref="Interlocked"/> adds; OpenTelemetry reads
+/// the totals through observable instruments, and <c>/stats</c> reads the same totals.
+/// </summary>
+internal sealed class IngestMetrics
+{
+    /// <summary>Name of the gateway's <see cref="Meter"/> and <see cref="ActivitySource"/>.</summary>
+    public const string Name = "Ingest.Gateway";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    private long _connectionsOpened;
+    private long _connectionsActive;
+    private long _messagesReceived;
+    private long _messagesRejected;
+    private long _eventsReceived;
+    private long _eventsDelivered;
+    private long _messagesDeliveryFailed;
+    private long _deadLetters;
+    private long _deadLettersFailed;
+    private long _bytesReceived;
+
+    public IngestMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Name);
+        meter.CreateObservableCounter("ingest.connections.opened", () => Volatile.Read(ref _connectionsOpened), "{connection}", "WebSocket connections accepted");
+        meter.CreateObservableUpDownCounter("ingest.connections.active", () => Volatile.Read(ref _connectionsActive), "{connection}", "Open WebSocket connections");
+        meter.CreateObservableCounter("ingest.messages.received", () => Volatile.Read(ref _messagesReceived), "{message}", "WebSocket data messages received");
+        meter.CreateObservableCounter("ingest.messages.rejected", () => Volatile.Read(ref _messagesRejected), "{message}", "Messages answered with an error frame");
+        meter.CreateObservableCounter("ingest.events.received", () => Volatile.Read(ref _eventsReceived), "{event}", "Valid events queued for Kafka");
+        meter.CreateObservableCounter("ingest.events.delivered", () => Volatile.Read(ref _eventsDelivered), "{event}", "Events written to Kafka (acks=all)");
+        meter.CreateObservableCounter("ingest.messages.delivery_failed", () => Volatile.Read(ref _messagesDeliveryFailed), "{message}", "Messages answered with delivery_failed");
+        meter.CreateObservableCounter("ingest.dead_letters.written", () => Volatile.Read(ref _deadLetters), "{record}", "Dead-letter records written");
+        meter.CreateObservableCounter("ingest.dead_letters.failed", () => Volatile.Read(ref _deadLettersFailed), "{record}", "Dead-letter records Kafka did not take");
+        meter.CreateObservableCounter("ingest.bytes.received", () => Volatile.Read(ref _bytesReceived), "By", "Payload bytes of data messages received");
+        Meter = meter;
+    }
+
+    /// <summary>The meter, for instruments owned by other components (the channel depth gauge).</summary>
+    public Meter Meter { get; }
+
+    public void ConnectionOpened()
+    {
+        Interlocked.Increment(ref _connectionsOpened);
+        Interlocked.Increment(ref _connectionsActive);
+    }
+
+    public void ConnectionClosed() => Interlocked.Decrement(ref _connectionsActive);
+
+    public void MessageReceived(int bytes)
+    {
+        Interlocked.Increment(ref _messagesReceived);
+        Interlocked.Add(ref _bytesReceived, bytes);
+    }
+
+    public void MessageRejected() => Interlocked.Increment(ref _messagesRejected);
+
+    public void EventsReceived(int count) => Interlocked.Add(ref _eventsReceived, count);
+
+    public void EventsDelivered(int count) => Interlocked.Add(ref _eventsDelivered, count);
+
+    public void DeliveryFailed() => Interlocked.Increment(ref _messagesDeliveryFailed);
+
+    public void DeadLetterWritten(bool failed) => Interlocked.Increment(ref failed ? ref _deadLettersFailed : ref _deadLetters);
+
+    /// <summary>A consistent-enough snapshot for <c>/stats</c>.</summary>
+    public GatewayStats Snapshot(int channelDepth, int channelCapacity) => new(
+        Volatile.Read(ref _connectionsActive),
+        Volatile.Read(ref _connectionsOpened),
+        Volatile.Read(ref _messagesReceived),
+        Volatile.Read(ref _messagesRejected),
+        Volatile.Read(ref _eventsReceived),
+        Volatile.Read(ref _eventsDelivered),
+        Volatile.Read(ref _messagesDeliveryFailed),
+        Volatile.Read(ref _deadLetters),
+        channelDepth,
+        channelCapacity);
+}
+
+/// <summary>Totals since start, as served by <c>/stats</c>.</summary>
+internal sealed record GatewayStats(
+    long ConnectionsActive,
+    long ConnectionsOpened,
+    long MessagesReceived,
+    long MessagesRejected,
+    long EventsReceived,
+    long EventsDelivered,
+    long MessagesDeliveryFailed,
+    long DeadLetters,
+    int ChannelDepth,
+    int ChannelCapacity);

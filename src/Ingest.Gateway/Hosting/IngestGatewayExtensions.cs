@@ -1,0 +1,148 @@
+using System.Globalization;
+using Ingest.Gateway.Diagnostics;
+using Ingest.Gateway.Kafka;
+using Ingest.Gateway.Pipeline;
+using Ingest.Gateway.WebSockets;
+using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Serilog;
+using Serilog.Events;
+
+namespace Ingest.Gateway.Hosting;
+
+/// <summary>Wires the gateway into an ASP.NET Core application.</summary>
+public static class IngestGatewayExtensions
+{
+    /// <summary>Meters of ASP.NET Core, Kestrel and the runtime exported next to the gateway's own.</summary>
+    private static readonly string[] BuiltInMeters =
+    [
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.Http.Connections",
+        "System.Runtime",
+    ];
+
+    /// <summary>Registers options, logging, telemetry, the channel, the producer and the endpoint services.</summary>
+    public static IHostApplicationBuilder AddIngestGateway(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<IngestOptions>()
+            .BindConfiguration(IngestOptions.SectionName)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
+        services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsCrossValidator>();
+        services.Configure<HostOptions>(host =>
+        {
+            // Leave room for the drain (flush, final acks, closes) inside the host's own timeout.
+            var drain = builder.Configuration.GetValue($"{IngestOptions.SectionName}:Shutdown:TimeoutMs", new ShutdownOptions().TimeoutMs);
+            host.ShutdownTimeout = TimeSpan.FromMilliseconds(drain) + TimeSpan.FromSeconds(5);
+        });
+
+        AddLogging(builder);
+        AddTelemetry(builder);
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<EventChannel>();
+        services.AddSingleton<KafkaEndpoint>();
+        services.AddSingleton<KafkaHealth>();
+        services.AddSingleton<ConnectionServices>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<WebSocketIngestEndpoint>();
+        services.AddHostedService<KafkaBatchProducer>();
+        services.AddHostedService<KafkaHealthMonitor>();
+        services.AddHostedService<DevEnvironmentPublisher>();
+        return builder;
+    }
+
+    /// <summary>Maps <c>/ws</c>, <c>/healthz</c>, <c>/readyz</c>, <c>/stats</c> and the test page.</summary>
+    public static WebApplication MapIngestGateway(this WebApplication app)
+    {
+        app.UseWebSockets();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+
+        app.Map("/ws", (HttpContext context, WebSocketIngestEndpoint endpoint) => endpoint.HandleAsync(context));
+        app.MapGet("/healthz", () => Results.Json(new { status = "live" }));
+        app.MapGet("/readyz", (KafkaHealth kafka, EventChannel channel, ConnectionRegistry registry) =>
+        {
+            if (registry.IsDraining)
+            {
+                return Results.Json(new { status = "draining", reason = "the gateway is shutting down" }, statusCode: 503);
+            }
+
+            if (!kafka.IsReachable)
+            {
+                return Results.Json(new { status = "kafka_unreachable", reason = kafka.UnreachableReason }, statusCode: 503);
+            }
+
+            if (channel.IsSaturated)
+            {
+                return Results.Json(new { status = "channel_saturated", reason = $"the ingest channel is full ({channel.Count} of {channel.Capacity})" }, statusCode: 503);
+            }
+
+            return Results.Json(new { status = "ready" });
+        });
+        app.MapGet("/stats", (IngestMetrics metrics, EventChannel channel) => Results.Json(metrics.Snapshot(channel.Count, channel.Capacity)));
+
+        // Start the embedded broker (when configured) with the host, not at the first request.
+        _ = app.Services.GetRequiredService<KafkaEndpoint>();
+        return app;
+    }
+
+    private static void AddLogging(IHostApplicationBuilder builder)
+    {
+        var logger = new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(
+                outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}",
+                formatProvider: CultureInfo.InvariantCulture)
+            .CreateLogger();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSerilog(logger, dispose: true);
+    }
+
+    /// <summary>
+    /// OpenTelemetry metrics and traces, exported over OTLP when an endpoint is configured
+    /// (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, or <c>Ingest:Telemetry:OtlpEndpoint</c>).
+    /// </summary>
+    private static void AddTelemetry(IHostApplicationBuilder builder)
+    {
+        var endpoint = builder.Configuration["Ingest:Telemetry:OtlpEndpoint"] ?? builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            return;
+        }
+
+        var uri = new Uri(endpoint);
+        builder.Services.AddSingleton(_ => Sdk.CreateMeterProviderBuilder()
+            .AddMeter(IngestMetrics.Name)
+            .AddMeter(BuiltInMeters)
+            .AddOtlpExporter(o => o.Endpoint = uri)
+            .Build());
+        builder.Services.AddSingleton(_ => Sdk.CreateTracerProviderBuilder()
+            .AddSource(IngestMetrics.Name, "Microsoft.AspNetCore")
+            .AddOtlpExporter(o => o.Endpoint = uri)
+            .Build());
+        builder.Services.AddHostedService<TelemetryStarter>();
+    }
+
+    /// <summary>Builds the providers at start-up so that they listen from the first request.</summary>
+    private sealed class TelemetryStarter(MeterProvider meters, TracerProvider traces) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            meters.ForceFlush(1_000);
+            traces.ForceFlush(1_000);
+            return Task.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text.Json;
+
+namespace Ingest.Gateway.WebSockets;
+
+/// <summary>The JSON text frames the gateway sends (see the wire contract, "Server to client").</summary>
+internal static class ServerFrames
+{
+    private static readonly byte[] AckPrefix = """{"type":"ack","upTo":"""u8.ToArray();
+
+    /// <summary>Writes <c>{"type":"ack","upTo":N}</c> into <paramref name="destination"/> (at least 48 bytes).</summary>
+    public static int WriteAck(Span<byte> destination, long upTo)
+    {
+        AckPrefix.CopyTo(destination);
+        Utf8Formatter.TryFormat(upTo, destination[AckPrefix.Length..], out var digits);
+        destination[AckPrefix.Length + digits] = (byte)'}';
+        return AckPrefix.Length + digits + 1;
+    }
+
+    /// <summary><c>{"type":"error","seq":N,"code":"...","message":"..."}</c></summary>
+    public static byte[] Error(long sequence, string code, string message)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128 + message.Length);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, "error"u8);
+            writer.WriteNumber("seq"u8, sequence);
+            writer.WriteString("code"u8, code);
+            writer.WriteString("message"u8, message);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary><c>{"type":"draining","reconnectAfterMs":N}</c></summary>
+    public static byte[] Draining(int reconnectAfterMs)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, "draining"u8);
+            writer.WriteNumber("reconnectAfterMs"u8, reconnectAfterMs);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}
