@@ -1,0 +1,169 @@
+using System.Net.WebSockets;
+using System.Text;
+using Ingest.IntegrationTests.Infrastructure;
+
+namespace Ingest.IntegrationTests.WebSockets;
+
+/// <summary>Bad input of every kind: an error frame or close code, a dead-letter record, nothing lost.</summary>
+public sealed class BadInputTests
+{
+    private const string Valid = "{\"msg\":\"ok\",\"clientId\":\"c\",\"timestamp\":1}";
+
+    public static TheoryData<string, string, string> RejectedMessages => new()
+    {
+        { "broken JSON", "{\"msg\":\"x\",\"clientId\":", "invalid_json" },
+        { "trailing garbage", Valid + "x", "invalid_json" },
+        { "clientId not a string", "{\"msg\":\"x\",\"clientId\":7,\"timestamp\":1}", "invalid_event" },
+        { "timestamp not an integer", "{\"msg\":\"x\",\"clientId\":\"c\",\"timestamp\":1.5}", "invalid_event" },
+        { "timestamp negative", "{\"msg\":\"x\",\"clientId\":\"c\",\"timestamp\":-1}", "invalid_event" },
+        { "msg missing", "{\"clientId\":\"c\",\"timestamp\":1}", "invalid_event" },
+        { "clientId empty", "{\"msg\":\"x\",\"clientId\":\"\",\"timestamp\":1}", "invalid_event" },
+        { "empty array", "[]", "invalid_event" },
+        { "scalar", "42", "invalid_event" },
+        { "array of non-objects", "[1,2]", "invalid_event" },
+        { "batch with one invalid event", "[" + Valid + ",{\"msg\":1,\"clientId\":\"c\",\"timestamp\":1}]", "invalid_event" },
+        { "batch of 1001", "[" + string.Join(',', Enumerable.Repeat(Valid, 1001)) + "]", "batch_too_large" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RejectedMessages))]
+    public async Task InvalidMessage_GetsErrorFrame_DeadLetter_AndConnectionLivesOn(string description, string message, string code)
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+
+        await client.SendAsync(message);
+        var error = await client.WaitForErrorAsync(1);
+        await client.SendAndWaitAckAsync(Valid);
+
+        Assert.Equal(code, error.Code);
+        Assert.False(string.IsNullOrWhiteSpace(error.Message), description);
+        AssertErrorBeforeAck(client, 1);
+        var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
+        Assert.Equal(message, deadLetter.Text);
+        Assert.Equal(code, deadLetter.Headers["ingest-error"]);
+        Assert.Contains(error.Message!, deadLetter.Headers["ingest-error-detail"], StringComparison.Ordinal);
+        Assert.True(deadLetter.Headers.ContainsKey("ingest-received-at"));
+        Assert.True(deadLetter.Headers.ContainsKey("ingest-connection"));
+        Assert.True(deadLetter.Headers.ContainsKey("ingest-gateway"));
+        // None of the rejected message's events reach the events topic; the valid one does.
+        var record = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1));
+        Assert.Equal(Valid, record.Text);
+    }
+
+    [Fact]
+    public async Task BinaryMessage_IsRejected_AndCountsInTheNumbering()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        var binary = Encoding.UTF8.GetBytes(Valid);
+
+        await client.SendAsync(Valid);
+        await client.SendAsync(binary, WebSocketMessageType.Binary);
+        await client.SendAsync("nope");
+        await client.SendAsync(Valid);
+        await client.WaitForAckAsync(4);
+
+        Assert.Equal("binary_not_supported", (await client.WaitForErrorAsync(2)).Code);
+        Assert.Equal("invalid_json", (await client.WaitForErrorAsync(3)).Code);
+        Assert.Equal(2, client.Errors.Count);
+        var deadLetters = TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 2);
+        Assert.Contains(deadLetters, d => d.Value.SequenceEqual(binary) && d.Headers["ingest-error"] == "binary_not_supported");
+        Assert.Equal(2, TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 2).Count);
+    }
+
+    [Fact]
+    public async Task ManyInvalidMessages_DoNotEndTheConnection()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+
+        for (var i = 0; i < 200; i++)
+        {
+            await client.SendAsync(i % 2 == 0 ? "{" : "[]");
+        }
+
+        await client.SendAndWaitAckAsync(Valid);
+
+        Assert.Equal(200, client.Errors.Count);
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), client.Errors.Select(e => e.Seq));
+        Assert.Equal(201, client.AckedUpTo);
+    }
+
+    [Fact]
+    public async Task OversizeMessage_ClosesWith1009_AfterFinalAck_AndDeadLettersItsFirstBytes()
+    {
+        const int limit = 64 * 1024;
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:WebSocket:MaxMessageBytes"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendAsync(Valid);
+        var oversize = Encoding.UTF8.GetBytes($"{{\"msg\":\"{new string('z', limit)}\",\"clientId\":\"c\",\"timestamp\":1}}");
+
+        await client.SendAsync(oversize, WebSocketMessageType.Text, fragmentSize: 8 * 1024);
+        await client.WaitForCloseAsync();
+
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, client.CloseStatus);
+        Assert.Equal(1, client.AckedUpTo);
+        var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
+        Assert.Equal("message_too_large", deadLetter.Headers["ingest-error"]);
+        Assert.Equal(oversize.AsSpan(0, limit).ToArray(), deadLetter.Value);
+        Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1));
+    }
+
+    [Fact]
+    public async Task InvalidUtf8Text_ClosesWith1007_AndDeadLettersTheBytes()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendAndWaitAckAsync(Valid);
+        byte[] invalid = [.. "{\"msg\":\""u8, 0xC3, 0x28, .. "\",\"clientId\":\"c\",\"timestamp\":1}"u8];
+
+        await client.SendAsync(invalid, WebSocketMessageType.Text);
+        await client.WaitForCloseAsync();
+
+        Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, client.CloseStatus);
+        var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
+        Assert.Equal("invalid_utf8", deadLetter.Headers["ingest-error"]);
+        Assert.Equal(invalid, deadLetter.Value);
+    }
+
+    [Fact]
+    public async Task DeadLetterTopicOff_RejectsWithErrorFrame_AndWritesNoRecord()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Kafka:DeadLetterTopic"] = "" });
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+
+        await client.SendAsync("{broken");
+        await client.SendAndWaitAckAsync(Valid);
+
+        Assert.Equal("invalid_json", (await client.WaitForErrorAsync(1)).Code);
+        Assert.Equal(0, Ingest.Kafka.TopicWatermarks.CountRecords(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task VanishingClient_MidMessage_LosesNothingItWasAckedFor()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendAndWaitAckAsync(Valid);
+        // Half a message, then the TCP connection is dropped without a close frame.
+        await using (client)
+        {
+            client.Abort();
+        }
+
+        // The gateway keeps serving others.
+        await using var other = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await other.SendAndWaitAckAsync(Valid);
+        Assert.Equal(2, TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 2).Count);
+    }
+
+    /// <summary>The contract: an error for message N is sent before any ack covering N.</summary>
+    private static void AssertErrorBeforeAck(TestClient client, long sequence)
+    {
+        var frames = client.Frames.ToList();
+        var errorIndex = frames.FindIndex(f => f.Type == "error" && f.Seq == sequence);
+        var firstCoveringAck = frames.FindIndex(f => f.Type == "ack" && f.UpTo >= sequence);
+        Assert.True(errorIndex >= 0 && errorIndex < firstCoveringAck, $"error for {sequence} must precede the ack covering it: {string.Join(' ', frames.Select(f => f.Raw))}");
+    }
+}
