@@ -39,19 +39,22 @@ internal sealed partial class KafkaHealthMonitor(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = TimeSpan.FromMilliseconds(options.Value.Kafka.HealthCheckIntervalMs);
+        // A slow answer is still an answer: only a check that gets none within 5 s (or one interval,
+        // if longer) marks Kafka unreachable.
+        var timeout = TimeSpan.FromMilliseconds(Math.Max(options.Value.Kafka.HealthCheckIntervalMs, 5_000));
         var topic = options.Value.Kafka.Topic;
         using var admin = new AdminClientBuilder(new AdminClientConfig
         {
             BootstrapServers = endpoint.BootstrapServers,
             ClientId = "ingest-gateway-health",
-            SocketTimeoutMs = Math.Max(1_000, (int)interval.TotalMilliseconds),
+            SocketTimeoutMs = (int)timeout.TotalMilliseconds,
         })
             .SetLogHandler((_, _) => { }) // the producer logs connection problems already
             .Build();
         using var timer = new PeriodicTimer(interval, timeProvider);
         do
         {
-            var reason = await Task.Factory.StartNew(() => Check(admin, topic, interval), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var reason = await Task.Factory.StartNew(() => Check(admin, topic, timeout), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (health.Set(reason))
             {
                 if (reason is null)

@@ -332,7 +332,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
             Log.DrainTimedOut(_services.Logger, _connectionId, _tracker.ResolvedUpTo, ackUpTo);
         }
 
-        await FlushAcksAsync();
+        await FlushAcksAsync(final: true);
         await _sendLock.WaitAsync();
         try
         {
@@ -366,8 +366,11 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
         }
     }
 
-    /// <summary>Sends pending delivery errors, then one ack for everything resolved.</summary>
-    private async Task FlushAcksAsync()
+    /// <summary>
+    /// Sends pending delivery errors, then one ack for everything resolved: when anything new was
+    /// resolved, or always for the <paramref name="final"/> ack that precedes a close frame.
+    /// </summary>
+    private async Task FlushAcksAsync(bool final = false)
     {
         await _sendLock.WaitAsync();
         try
@@ -383,7 +386,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
             }
 
             var upTo = _tracker.ResolvedUpTo;
-            if (upTo > _lastAcked && !_closeSent && !_sendFailed)
+            if ((upTo > _lastAcked || final) && !_closeSent && !_sendFailed)
             {
                 var length = ServerFrames.WriteAck(_ackFrame, upTo);
                 await _socket.SendAsync(_ackFrame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);

@@ -1,0 +1,229 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Ingest.IntegrationTests.Infrastructure;
+using Ingest.Kafka.Embedded;
+
+namespace Ingest.IntegrationTests.WebSockets;
+
+/// <summary>Slow Kafka, Kafka down, Kafka unreachable, shutdown under load.</summary>
+public sealed class ResilienceTests
+{
+    private static string Event(string clientId, int n) => $"{{\"msg\":\"{clientId} {n}\",\"clientId\":\"{clientId}\",\"timestamp\":{n}}}";
+
+    [Fact]
+    public async Task SlowKafka_FillsTheChannel_ReadersWait_AndEveryEventLandsOnce()
+    {
+        const int senders = 20, messagesPerSender = 100, capacity = 16;
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Ingest:Channel:Capacity"] = capacity.ToString(CultureInfo.InvariantCulture),
+            // A small librdkafka queue, so that the channel (not librdkafka) holds the backlog.
+            ["Ingest:Kafka:QueueBufferingMaxKbytes"] = "64",
+        }, cluster);
+        cluster.SetRoundTripTime(1, TimeSpan.FromMilliseconds(500));
+
+        var maxDepth = 0;
+        var sawSaturatedReadyz = false;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(
+            async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+            while (!sampling.IsCancellationRequested)
+            {
+                await timer.WaitForNextTickAsync(CancellationToken.None);
+                maxDepth = Math.Max(maxDepth, gateway.Channel.Count);
+                if (gateway.Channel.IsSaturated && !sawSaturatedReadyz)
+                {
+                    var response = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), CancellationToken.None);
+                    sawSaturatedReadyz |= response.StatusCode == HttpStatusCode.ServiceUnavailable
+                        && (await response.Content.ReadAsStringAsync(CancellationToken.None)).Contains("channel_saturated", StringComparison.Ordinal);
+                }
+            }
+        },
+            TestContext.Current.CancellationToken);
+
+        var managedBefore = GC.GetTotalMemory(forceFullCollection: true);
+        await Parallel.ForEachAsync(Enumerable.Range(0, senders), new ParallelOptions { MaxDegreeOfParallelism = senders }, async (s, _) =>
+        {
+            await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+            for (var i = 0; i < messagesPerSender; i++)
+            {
+                // Batches of 10 events, sent as fast as the socket takes them.
+                await client.SendAsync("[" + string.Join(',', Enumerable.Range(i * 10, 10).Select(n => Event($"s{s}", n))) + "]");
+            }
+
+            await client.WaitForAckAsync(messagesPerSender, TimeSpan.FromSeconds(120));
+        });
+        await sampling.CancelAsync();
+        await sampler;
+        var managedAfter = GC.GetTotalMemory(forceFullCollection: true);
+
+        Assert.InRange(maxDepth, capacity / 2, capacity);
+        Assert.True(sawSaturatedReadyz, "/readyz should report the saturated channel");
+        // Bounded memory: the backlog stayed in the sockets, not in the gateway's heap.
+        Assert.True(managedAfter - managedBefore < 64 * 1024 * 1024, $"managed heap grew by {managedAfter - managedBefore} bytes");
+        var records = TopicReader.ReadAll(cluster.BootstrapServers, gateway.Topic, senders * messagesPerSender * 10);
+        Assert.Equal(senders * messagesPerSender * 10, records.Count);
+        Assert.Equal(records.Count, records.Select(r => r.Text).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task BrokerDownFiveSeconds_MidLoad_NoLossNoDuplicates()
+    {
+        const int clients = 8, eventsPerClient = 2_000;
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        await using var gateway = await TestGateway.StartAsync(cluster: cluster);
+        var halfway = new CountdownEvent(clients);
+
+        var load = Parallel.ForEachAsync(Enumerable.Range(0, clients), new ParallelOptions { MaxDegreeOfParallelism = clients }, async (c, _) =>
+        {
+            await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+            for (var i = 0; i < eventsPerClient; i++)
+            {
+                if (i == eventsPerClient / 2)
+                {
+                    halfway.Signal();
+                }
+
+                await client.SendAsync(Event($"c{c}", i));
+            }
+
+            await client.WaitForAckAsync(eventsPerClient, TimeSpan.FromSeconds(120));
+            Assert.Empty(client.Errors);
+        });
+
+        await Task.Run(() => halfway.Wait(TimeSpan.FromSeconds(60)), TestContext.Current.CancellationToken);
+        cluster.SetBrokerDown(1);
+        // The fault: five seconds without a broker while the clients keep sending.
+        await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        var readyz = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken);
+        cluster.SetBrokerUp(1);
+        await load;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz.StatusCode);
+        var records = TopicReader.ReadAll(cluster.BootstrapServers, gateway.Topic, clients * eventsPerClient);
+        Assert.Equal(clients * eventsPerClient, records.Select(r => r.Text).Distinct().Count());
+        Assert.Equal(clients * eventsPerClient, records.Count);
+    }
+
+    [Fact]
+    public async Task KafkaUnreachable_HandshakesSucceed_ReadyzIs503_EventsGetDeliveryFailed()
+    {
+        // A port with nothing listening: Kafka is unreachable from the start.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var deadPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var gateway = await TestGateway.StartAsync(
+            new Dictionary<string, string?> { ["Ingest:Kafka:DeliveryTimeoutMs"] = "2000" },
+            bootstrapServers: $"127.0.0.1:{deadPort}");
+
+        var readyz = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken);
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendAsync(Event("c", 1));
+        var error = await client.WaitForErrorAsync(1);
+        await client.WaitForAckAsync(1);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz.StatusCode);
+        using var body = JsonDocument.Parse(await readyz.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("kafka_unreachable", body.RootElement.GetProperty("status").GetString());
+        Assert.False(string.IsNullOrEmpty(body.RootElement.GetProperty("reason").GetString()));
+        Assert.Equal("delivery_failed", error.Code);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Http.GetAsync(new Uri("/healthz", UriKind.Relative), TestContext.Current.CancellationToken)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Readyz_IsOk_WhenKafkaAnswers()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        HttpResponseMessage response;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        // The first health check runs right after start; wait for its answer.
+        while ((response = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken)).StatusCode != HttpStatusCode.OK
+            && DateTime.UtcNow < deadline)
+        {
+            await timer.WaitForNextTickAsync(TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("ready", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ShutdownUnderLoad_DrainingFrame_FinalAck_Close1001_AndEveryReadEventIsInKafka()
+    {
+        const int clients = 10;
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Shutdown:ReconnectWindowMs"] = "3000" }, cluster);
+        var connected = new List<TestClient>();
+        for (var c = 0; c < clients; c++)
+        {
+            connected.Add(await TestClient.ConnectAsync(gateway.WebSocketUri));
+        }
+
+        var sentByClient = new ConcurrentDictionary<int, List<string>>();
+        using var stopSending = new CancellationTokenSource();
+        var load = connected.Select((client, c) => Task.Run(async () =>
+        {
+            var sent = sentByClient[c] = [];
+            for (var i = 0; !stopSending.IsCancellationRequested && !client.IsClosed; i++)
+            {
+                var e = Event($"c{c}", i);
+                try
+                {
+                    await client.SendAsync(e);
+                }
+                catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException)
+                {
+                    break;
+                }
+
+                sent.Add(e);
+            }
+        })).ToArray();
+
+        foreach (var client in connected)
+        {
+            await client.WaitForAckAsync(50);
+        }
+
+        var stopping = gateway.StopAsync();
+        foreach (var client in connected)
+        {
+            await client.WaitForCloseAsync(TimeSpan.FromSeconds(60));
+        }
+
+        await stopping;
+        await stopSending.CancelAsync();
+        await Task.WhenAll(load);
+        var eventsRead = gateway.Metrics.Snapshot(0, 0).EventsReceived;
+        await gateway.DisposeAsync();
+
+        var records = TopicReader.ReadAll(cluster.BootstrapServers, gateway.Topic, 1);
+        var landed = records.Select(r => r.Text).ToHashSet();
+        Assert.Equal(landed.Count, records.Count);
+        for (var c = 0; c < clients; c++)
+        {
+            var client = connected[c];
+            var frames = client.Frames;
+            var draining = Assert.Single(frames, f => f.Type == "draining");
+            Assert.InRange(draining.ReconnectAfterMs, 0, 3000);
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
+            // The last frame before the close is the final ack, and it covers every message read.
+            Assert.Equal("ack", frames[^1].Type);
+            var acked = (int)client.AckedUpTo;
+            Assert.True(acked > 0);
+            Assert.All(sentByClient[c].Take(acked), e => Assert.Contains(e, landed));
+            await client.DisposeAsync();
+        }
+
+        // Nothing read is lost: the gateway counted every event it read, and each one landed.
+        Assert.Equal(eventsRead, records.Count);
+    }
+}
