@@ -94,6 +94,17 @@ internal sealed class ConsumeLoop
         var config = KafkaClientDefaults.FastConsumer(_options.BootstrapServers, GroupId);
         config.ClientId = "ingest-listener";
         config.AutoOffsetReset = _options.FromBeginning ? AutoOffsetReset.Earliest : AutoOffsetReset.Latest;
+        if (_options.GroupId is not null)
+        {
+            // The embedded broker holds every rebalance of a non-empty group for session.timeout.ms
+            // minus 1 s (rdkafka_mock_cgrp.c, rd_kafka_mock_cgrp_classic_rebalance): with the 45 s
+            // default a second listener, or a restart resuming the group, waited 44 s. 6 s is the
+            // lowest a real broker accepts by default (group.min.session.timeout.ms); heartbeats
+            // come from librdkafka's own thread, so a slow terminal does not cost the session.
+            config.SessionTimeoutMs = 6_000;
+            config.HeartbeatIntervalMs = 2_000;
+        }
+
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler(OnError)
             .SetPartitionsAssignedHandler(OnAssigned)
