@@ -140,9 +140,9 @@ internal sealed class ConsumeLoop
                     Handle(consumer, record);
                 }
 
-                // Timers are checked per record (a timestamp read costs nanoseconds) and when idle,
-                // so output is flushed within ~100 ms and never per line.
-                elapsed = Elapsed;
+                // Timers are checked per record and when idle (against the time read before the
+                // Consume call: at most 100 ms stale), so output is flushed within ~100 ms and
+                // never per line.
                 if (_unflushed && (record is null || elapsed >= nextFlush))
                 {
                     Flush();
