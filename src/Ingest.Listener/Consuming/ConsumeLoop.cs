@@ -38,8 +38,7 @@ internal sealed class ConsumeLoop
     private long _count;
     private bool _unflushed;
     private Error? _fatal;
-    private string? _lastError;
-    private TimeSpan _lastErrorAt;
+    private readonly Dictionary<ErrorCode, TimeSpan> _lastErrorAt = [];
 
     public ConsumeLoop(
         ListenerOptions options,
@@ -107,6 +106,8 @@ internal sealed class ConsumeLoop
 
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler(OnError)
+            // librdkafka's own log lines (%3|...|FAIL|...) would repeat the errors OnError prints.
+            .SetLogHandler(static (_, _) => { })
             .SetPartitionsAssignedHandler(OnAssigned)
             .SetPartitionsRevokedHandler(OnRevoked)
             .SetPartitionsLostHandler(OnLost)
@@ -303,19 +304,17 @@ internal sealed class ConsumeLoop
         Report(error);
     }
 
-    /// <summary>Reports a transient error; the same error again is shown at most every 10 s.</summary>
+    /// <summary>Reports a transient error; an error of the same code is shown at most every 10 s.</summary>
     private void Report(Error error)
     {
-        var text = $"kafka: {error.Reason} ({error.Code})";
         var now = Elapsed;
-        if (text == _lastError && now - _lastErrorAt < RepeatedErrorInterval)
+        if (_lastErrorAt.TryGetValue(error.Code, out var last) && now - last < RepeatedErrorInterval)
         {
             return;
         }
 
-        _lastError = text;
-        _lastErrorAt = now;
-        _console.WriteDiagnostic(text);
+        _lastErrorAt[error.Code] = now;
+        _console.WriteDiagnostic($"kafka: {error.Reason} ({error.Code})");
     }
 
     private void ShowStatus(IConsumer<byte[]?, byte[]?> consumer, TimeSpan elapsed)
