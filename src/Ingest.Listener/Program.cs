@@ -1,2 +1,6 @@
-Console.Error.WriteLine("The listener arrives with issue 4.");
-return 1;
+using Ingest.Kafka.Discovery;
+using Ingest.Listener.Cli;
+using Ingest.Listener.Output;
+
+var console = ListenerConsole.ForProcess();
+return await ListenerCommand.InvokeAsync(args, console, () => DevEnvironmentFile.TryRead(), handleTermination: true, CancellationToken.None);
