@@ -361,6 +361,34 @@ public sealed class EventParserTests
         Assert.Empty(_parser.Events);
     }
 
+    [Theory]
+    [InlineData("\\ud800")]
+    [InlineData("\\ud800x")]
+    [InlineData("\\udc00")]
+    [InlineData("\\ud83dlientId")]
+    [InlineData("c\\udc00ientId")]
+    [InlineData("\\ud800\\u0041BCDEFGHIJ")]
+    [InlineData("m\\ud800uDC00")]
+    [InlineData("\\uDBB1uDCCDxyz")]
+    [InlineData("abcdef\\uDDC5")]
+    public void Parse_ExtraPropertyNameWithLoneSurrogateEscape_AcceptedAsAnExtraProperty(string rawName)
+    {
+        // Valid JSON (RFC 8259 allows any \uXXXX); a name that is not valid Unicode equals no required name.
+        var message = Bytes(Event(extra: $",{Quote(rawName)}:1"));
+
+        Assert.Equal(RejectReason.None, _parser.Parse(message));
+
+        Assert.Equal(message.Length, Assert.Single(_parser.Events).Length);
+    }
+
+    [Fact]
+    public void Parse_OnlyPropertyNamesWithLoneSurrogateEscapes_InvalidEventNotAnException()
+    {
+        Assert.Equal(RejectReason.InvalidEvent, _parser.Parse(Bytes("[{\"\\ud800lientId\":\"c\",\"\\udc00sg\":\"m\",\"timestamp\":1}]")));
+
+        Assert.Equal("event 0: clientId is missing", _parser.ErrorMessage);
+    }
+
     [Fact]
     public void Parse_RequiredNamesInsideNestedValues_DoNotCountAsDuplicates()
     {
