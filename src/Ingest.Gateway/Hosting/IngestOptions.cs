@@ -50,11 +50,11 @@ public sealed class KafkaOptions
 
     /// <summary>Topic for valid events. Defaults to <c>events</c>.</summary>
     [Required(AllowEmptyStrings = false)]
-    [RegularExpression("^[a-zA-Z0-9._-]{1,249}$", ErrorMessage = "must be a Kafka topic name (letters, digits, '.', '_', '-', at most 249)")]
+    [RegularExpression("^[a-zA-Z0-9._-]{1,249}$", ErrorMessage = "The field {0} must be a Kafka topic name (letters, digits, '.', '_', '-', at most 249)")]
     public string Topic { get; set; } = "events";
 
     /// <summary>Topic for rejected input. Defaults to <c>events.dlq</c>; empty turns dead-lettering off.</summary>
-    [RegularExpression("^[a-zA-Z0-9._-]{0,249}$", ErrorMessage = "must be empty or a Kafka topic name")]
+    [RegularExpression("^[a-zA-Z0-9._-]{0,249}$", ErrorMessage = "The field {0} must be empty or a Kafka topic name")]
     public string? DeadLetterTopic { get; set; } = "events.dlq";
 
     /// <summary>
@@ -69,7 +69,7 @@ public sealed class KafkaOptions
     public int BatchSizeBytes { get; set; } = 1_048_576;
 
     /// <summary><c>compression.type</c>: none, gzip, snappy, lz4 or zstd. Defaults to lz4: cheap on CPU, and it keeps the embedded broker under its 5 MiB-per-partition retention.</summary>
-    [RegularExpression("^(none|gzip|snappy|lz4|zstd)$", ErrorMessage = "must be one of none, gzip, snappy, lz4, zstd")]
+    [RegularExpression("^(none|gzip|snappy|lz4|zstd)$", ErrorMessage = "The field {0} must be one of none, gzip, snappy, lz4, zstd")]
     public string Compression { get; set; } = "lz4";
 
     /// <summary>

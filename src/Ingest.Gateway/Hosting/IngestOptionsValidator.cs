@@ -1,3 +1,4 @@
+using Ingest.Gateway.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Hosting;
@@ -17,7 +18,7 @@ internal sealed class IngestOptionsCrossValidator : IValidateOptions<IngestOptio
             failures.Add("Ingest:Kafka:DeadLetterTopic must differ from Ingest:Kafka:Topic");
         }
 
-        foreach (var key in new[] { "enable.idempotence", "acks" })
+        foreach (var key in KafkaBatchProducer.GuaranteedProperties)
         {
             if (options.Kafka.Producer.ContainsKey(key))
             {

@@ -16,6 +16,9 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
     /// <summary>Records taken from the channel before looking at it again; bounds one pass of the loop.</summary>
     private const int MaxBatch = 1024;
 
+    /// <summary>Producer properties the wire contract fixes; <c>request.required.acks</c> is librdkafka's name for <c>acks</c>.</summary>
+    internal static readonly string[] GuaranteedProperties = ["enable.idempotence", "acks", "request.required.acks"];
+
     private readonly EventChannel _channel;
     private readonly KafkaHealth _health;
     private readonly IHostApplicationLifetime _lifetime;
@@ -47,7 +50,11 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
     internal static ProducerConfig CreateConfig(IngestOptions options, string bootstrapServers)
     {
         var kafka = options.Kafka;
-        var config = new ProducerConfig(new Dictionary<string, string>(kafka.Producer))
+        // The guaranteed properties are left out and forced below: librdkafka applies properties in
+        // order, so request.required.acks copied from configuration would override the forced acks.
+        var config = new ProducerConfig(kafka.Producer
+            .Where(property => !GuaranteedProperties.Contains(property.Key))
+            .ToDictionary(property => property.Key, property => property.Value))
         {
             BootstrapServers = bootstrapServers,
             ClientId = "ingest-gateway",

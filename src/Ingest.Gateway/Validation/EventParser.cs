@@ -173,20 +173,20 @@ internal sealed class EventParser
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("clientId"u8))
+            if (NameIs(ref reader, "clientId"u8))
             {
                 reader.Read();
                 error ??= seenClientId ? "duplicate property clientId" : ReadClientId(ref reader, out key);
                 seenClientId = true;
             }
-            else if (reader.ValueTextEquals("msg"u8))
+            else if (NameIs(ref reader, "msg"u8))
             {
                 reader.Read();
                 error ??= seenMsg ? "duplicate property msg"
                     : reader.TokenType == JsonTokenType.String ? null : $"msg must be a string, not {Describe(reader.TokenType)}";
                 seenMsg = true;
             }
-            else if (reader.ValueTextEquals("timestamp"u8))
+            else if (NameIs(ref reader, "timestamp"u8))
             {
                 reader.Read();
                 error ??= seenTimestamp ? "duplicate property timestamp" : CheckTimestamp(ref reader);
@@ -211,6 +211,23 @@ internal sealed class EventParser
 
         _events.Add(new EventSlice(start, (int)reader.BytesConsumed - start, key!));
         return null;
+    }
+
+    /// <summary>
+    /// Compares a property name after unescaping. <see cref="Utf8JsonReader.ValueTextEquals(ReadOnlySpan{byte})"/>
+    /// throws on an escaped unpaired surrogate, which is valid JSON (RFC 8259 section 8.2) but equals
+    /// no name of the contract: such a name is an extra property.
+    /// </summary>
+    private static bool NameIs(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
+    {
+        try
+        {
+            return reader.ValueTextEquals(name);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private string? ReadClientId(ref Utf8JsonReader reader, out byte[]? key)

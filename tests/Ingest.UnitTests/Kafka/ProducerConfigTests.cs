@@ -1,0 +1,163 @@
+using Confluent.Kafka;
+using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Kafka;
+
+namespace Ingest.UnitTests.Kafka;
+
+/// <summary>The producer settings behind "Producer: idempotent (enable.idempotence=true, acks=all)".</summary>
+public sealed class ProducerConfigTests
+{
+    private const string Bootstrap = "broker-1:9092,broker-2:9092";
+
+    [Fact]
+    public void CreateConfig_Defaults_IdempotentAcksAllLz4()
+    {
+        var config = KafkaBatchProducer.CreateConfig(new IngestOptions(), Bootstrap);
+
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.Equal(CompressionType.Lz4, config.CompressionType);
+        Assert.Equal(Bootstrap, config.BootstrapServers);
+    }
+
+    [Fact]
+    public void CreateConfig_Defaults_TakesTheTuningFromOptions()
+    {
+        var options = new IngestOptions();
+        options.Kafka.LingerMs = 17;
+        options.Kafka.BatchSizeBytes = 65_536;
+        options.Kafka.DeliveryTimeoutMs = 30_000;
+        options.Kafka.QueueBufferingMaxKbytes = 4_096;
+        options.Kafka.Compression = "zstd";
+
+        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+
+        Assert.Equal(17, config.LingerMs);
+        Assert.Equal(65_536, config.BatchSize);
+        Assert.Equal(30_000, config.MessageTimeoutMs);
+        Assert.Equal(4_096, config.QueueBufferingMaxKbytes);
+        Assert.Equal(CompressionType.Zstd, config.CompressionType);
+    }
+
+    [Theory]
+    [InlineData("none", CompressionType.None)]
+    [InlineData("gzip", CompressionType.Gzip)]
+    [InlineData("snappy", CompressionType.Snappy)]
+    [InlineData("lz4", CompressionType.Lz4)]
+    [InlineData("zstd", CompressionType.Zstd)]
+    public void CreateConfig_EveryValidCompression_Mapped(string compression, CompressionType expected)
+    {
+        var options = new IngestOptions();
+        options.Kafka.Compression = compression;
+
+        Assert.Equal(expected, KafkaBatchProducer.CreateConfig(options, Bootstrap).CompressionType);
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1_048_576)]
+    [InlineData(5_000_000)]
+    [InlineData(64 * 1024 * 1024)]
+    public void CreateConfig_AnyMaxMessageBytes_MessageMaxBytesLeavesRoomForKeyAndHeaders(int maxMessageBytes)
+    {
+        var options = new IngestOptions();
+        options.WebSocket.MaxMessageBytes = maxMessageBytes;
+
+        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+
+        // A message of exactly the limit must land: value plus a key of up to 256 four-byte
+        // characters, three headers and the record overhead.
+        Assert.NotNull(config.MessageMaxBytes);
+        Assert.True(config.MessageMaxBytes >= maxMessageBytes + 4 * 1024, $"message.max.bytes {config.MessageMaxBytes} for {maxMessageBytes}-byte messages");
+    }
+
+    public static TheoryData<string, string> WeakeningSettings => new()
+    {
+        { "acks", "0" },
+        { "acks", "1" },
+        { "acks", "leader" },
+        { "enable.idempotence", "false" },
+    };
+
+    [Theory]
+    [MemberData(nameof(WeakeningSettings))]
+    public void CreateConfig_ProducerDictionaryTriesToWeakenTheGuarantees_StillIdempotentAcksAll(string property, string value)
+    {
+        var options = new IngestOptions();
+        options.Kafka.Producer[property] = value;
+
+        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.Equal("true", config.Get("enable.idempotence"), ignoreCase: true);
+        Assert.Contains(config.Get("acks"), new[] { "all", "-1" });
+    }
+
+    [Fact]
+    public void CreateConfig_ProducerDictionaryWeakensEverythingAtOnce_StillIdempotentAcksAll()
+    {
+        var options = new IngestOptions();
+        options.Kafka.Producer["acks"] = "0";
+        options.Kafka.Producer["enable.idempotence"] = "false";
+        options.Kafka.Producer["message.max.bytes"] = "1000";
+
+        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.True(config.MessageMaxBytes >= options.WebSocket.MaxMessageBytes);
+    }
+
+    [Fact]
+    public void CreateConfig_ProducerDictionary_OtherPropertiesPassThrough()
+    {
+        var options = new IngestOptions();
+        options.Kafka.Producer["security.protocol"] = "SASL_SSL";
+        options.Kafka.Producer["sasl.mechanism"] = "PLAIN";
+
+        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+
+        Assert.Equal("SASL_SSL", config.Get("security.protocol"));
+        Assert.Equal("PLAIN", config.Get("sasl.mechanism"));
+    }
+
+    [Fact]
+    public void CreateConfig_DoesNotModifyTheOptionsDictionary()
+    {
+        var options = new IngestOptions();
+        options.Kafka.Producer["acks"] = "0";
+
+        KafkaBatchProducer.CreateConfig(options, Bootstrap);
+
+        Assert.Equal("0", options.Kafka.Producer["acks"]);
+        Assert.Single(options.Kafka.Producer);
+    }
+
+    [Theory]
+    [InlineData("acks=1")]
+    [InlineData("acks=0")]
+    [InlineData("enable.idempotence=false")]
+    // librdkafka's own name for acks (CONFIGURATION.md: "acks: Alias for request.required.acks").
+    [InlineData("request.required.acks=1")]
+    [InlineData("request.required.acks=0")]
+    [InlineData("acks=1;request.required.acks=1")]
+    [InlineData("acks=all;request.required.acks=0;enable.idempotence=false")]
+    public void CreateConfig_ProducerDictionaryTriesToWeakenTheGuarantees_LibrdkafkaBuildsAnIdempotentProducer(string settings)
+    {
+        // librdkafka refuses enable.idempotence=true with acks other than all ("`acks` must be set
+        // to `all` when `enable.idempotence` is true"), so a producer that builds proves the
+        // effective settings, whatever order the properties are applied in.
+        var options = new IngestOptions();
+        foreach (var setting in settings.Split(';'))
+        {
+            var parts = setting.Split('=');
+            options.Kafka.Producer[parts[0]] = parts[1];
+        }
+
+        var config = KafkaBatchProducer.CreateConfig(options, "127.0.0.1:1");
+
+        using var producer = new ProducerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        Assert.NotNull(producer.Name);
+    }
+}
