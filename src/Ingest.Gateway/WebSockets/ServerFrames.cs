@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Ingest.Gateway.WebSockets;
@@ -8,6 +9,10 @@ namespace Ingest.Gateway.WebSockets;
 internal static class ServerFrames
 {
     private static readonly byte[] AckPrefix = """{"type":"ack","upTo":"""u8.ToArray();
+
+    // Frames are JSON read by programs, never embedded in HTML: escape only what JSON requires,
+    // so that messages stay readable ("'x' is an invalid start", not "\u0027x\u0027 ...").
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Writes <c>{"type":"ack","upTo":N}</c> into <paramref name="destination"/> (at least 48 bytes).</summary>
     public static int WriteAck(Span<byte> destination, long upTo)
@@ -22,7 +27,7 @@ internal static class ServerFrames
     public static byte[] Error(long sequence, string code, string message)
     {
         var buffer = new ArrayBufferWriter<byte>(128 + message.Length);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("type"u8, "error"u8);
@@ -39,7 +44,7 @@ internal static class ServerFrames
     public static byte[] Draining(int reconnectAfterMs)
     {
         var buffer = new ArrayBufferWriter<byte>(64);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("type"u8, "draining"u8);

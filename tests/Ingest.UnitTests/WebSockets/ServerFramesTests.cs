@@ -94,4 +94,12 @@ public sealed class ServerFramesTests
 
         Assert.Equal($"{{\"type\":\"draining\",\"reconnectAfterMs\":{reconnectAfterMs}}}", Encoding.UTF8.GetString(frame));
     }
+
+    [Fact]
+    public void Error_MessageWithQuotesAndApostrophes_EscapesOnlyWhatJsonRequires()
+    {
+        var frame = System.Text.Encoding.UTF8.GetString(ServerFrames.Error(1, "invalid_json", "'x' is \"bad\" <here>"));
+
+        Assert.Equal("""{"type":"error","seq":1,"code":"invalid_json","message":"'x' is \"bad\" <here>"}""", frame);
+    }
 }
