@@ -109,12 +109,17 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
     private async Task ReceiveLoopAsync()
     {
         var messageType = WebSocketMessageType.Text;
+        var idle = true;
         while (true)
         {
             ValueWebSocketReceiveResult result;
             try
             {
-                result = await _socket.ReceiveAsync(_buffer.GetReceiveMemory(), CancellationToken.None);
+                // Between messages, wait for data with a zero-byte receive: an idle connection then
+                // holds no receive buffer (RFC 6455 frames are only parsed once data is there).
+                var memory = idle ? Memory<byte>.Empty : _buffer.GetReceiveMemory();
+                idle = false;
+                result = await _socket.ReceiveAsync(memory, CancellationToken.None);
             }
             catch (WebSocketException e) when (e.WebSocketErrorCode == WebSocketError.Faulted && !IsStopped())
             {
@@ -176,6 +181,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
             await ProcessMessageAsync(messageType);
             _buffer.Reset();
             EndMessage();
+            idle = true;
         }
     }
 

@@ -76,11 +76,14 @@ internal sealed class MessageBuffer(int initialSize, int maxSize) : IDisposable
         Advance(written + 1);
     }
 
-    /// <summary>Starts the next message; a buffer grown past the initial size goes back to the pool.</summary>
+    /// <summary>
+    /// Starts the next message. The buffer goes back to the pool, so that an idle connection holds
+    /// none (renting it again for the next message is a cheap pool hit).
+    /// </summary>
     public void Reset()
     {
         _length = 0;
-        if (_buffer is not null && _buffer.Length > initialSize)
+        if (_buffer is not null)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = null;
