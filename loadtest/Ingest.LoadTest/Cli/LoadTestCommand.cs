@@ -1,5 +1,8 @@
 using System.CommandLine;
+using Ingest.Kafka.Discovery;
 using Ingest.LoadTest.Bench;
+using Ingest.LoadTest.Reports;
+using Ingest.LoadTest.Scenarios;
 
 namespace Ingest.LoadTest.Cli;
 
@@ -10,6 +13,11 @@ internal static class LoadTestCommand
     {
         var root = new RootCommand("Ingest load harness: many WebSocket clients against the gateway, verified in Kafka.");
         root.Subcommands.Add(CreateBench());
+        foreach (var name in ScenarioSettings.Names)
+        {
+            root.Subcommands.Add(CreateScenario(name));
+        }
+
         return root;
     }
 
@@ -44,6 +52,81 @@ internal static class LoadTestCommand
             Console.Error,
             cancellationToken));
         return command;
+    }
+
+    private static Command CreateScenario(string name)
+    {
+        var url = new Option<Uri?>("--url") { Description = "Gateway WebSocket URL, e.g. ws://127.0.0.1:5080/ws (default: from the dev environment file a local gateway publishes)." };
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers for verification (default: from the dev environment file)." };
+        var topic = new Option<string?>("--topic") { Description = "Events topic (default: from the dev environment file, else events)." };
+        var clients = new Option<int?>("--clients") { Description = "Clients (connections)." };
+        var events = new Option<int?>("--events-per-client") { Description = "Events each client sends." };
+        var batch = new Option<int?>("--batch") { Description = "Events per message (JSON arrays when more than 1)." };
+        var interval = new Option<int?>("--interval-ms") { Description = "Milliseconds between a client's messages (paced scenarios)." };
+        var window = new Option<int?>("--window") { Description = "Unacked messages a client may have in flight." };
+        var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
+        var preset = ScenarioSettings.Preset(name, new Uri("ws://127.0.0.1/ws"), "");
+        var command = new Command(name, $"Scenario {name}: {preset.Clients} clients x {preset.EventsPerClient} events, batch {preset.Batch}, {(preset.Simulation == LoadSimulation.Paced ? $"one message every {preset.Interval.TotalMilliseconds} ms" : "as fast as acked")}; verified in Kafka.")
+        {
+            url, bootstrap, topic, clients, events, batch, interval, window, results,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var environment = DevEnvironmentFile.TryRead();
+            var target = parse.GetValue(url) ?? GatewayUrl(environment);
+            var servers = parse.GetValue(bootstrap) ?? environment?.BootstrapServers;
+            if (target is null || string.IsNullOrEmpty(servers))
+            {
+                await Console.Error.WriteLineAsync($"No gateway found: start one (dotnet run --project src/Ingest.Gateway) or pass --url and --bootstrap ({DevEnvironmentFile.DefaultPath} is missing or stale).").ConfigureAwait(false);
+                return 2;
+            }
+
+            var settings = ScenarioSettings.Preset(name, target, servers) with
+            {
+                Topic = parse.GetValue(topic) ?? environment?.Topic ?? "events",
+                ResultsDirectory = parse.GetValue(results)!,
+            };
+            settings = settings with
+            {
+                Clients = parse.GetValue(clients) ?? settings.Clients,
+                EventsPerClient = parse.GetValue(events) ?? settings.EventsPerClient,
+                Batch = parse.GetValue(batch) ?? settings.Batch,
+                Interval = parse.GetValue(interval) is { } ms ? TimeSpan.FromMilliseconds(ms) : settings.Interval,
+                Window = parse.GetValue(window) ?? settings.Window,
+            };
+            if (settings.Clients < 1 || settings.EventsPerClient < 1 || settings.Batch < 1 || settings.Window < 1 || settings.Interval < TimeSpan.Zero)
+            {
+                await Console.Error.WriteLineAsync("--clients, --events-per-client, --batch and --window must be at least 1; --interval-ms at least 0.").ConfigureAwait(false);
+                return 2;
+            }
+
+            await Console.Error.WriteLineAsync($"{name}: {settings.Clients} clients x {settings.EventsPerClient} events to {settings.Url}, verifying in {settings.Topic} at {settings.BootstrapServers}").ConfigureAwait(false);
+            var result = await ScenarioRunner.RunAsync(settings, ScenarioReport.WriteProgress, cancellationToken).ConfigureAwait(false);
+            if (!Console.IsErrorRedirected)
+            {
+                await Console.Error.WriteLineAsync().ConfigureAwait(false);
+            }
+
+            ScenarioReport.WriteTable(result);
+            var (markdown, json) = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
+            return result.Passed ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>The ws:// URL of the gateway published in the dev environment file (its first http URL, path /ws).</summary>
+    private static Uri? GatewayUrl(DevEnvironment? environment)
+    {
+        var http = environment?.GatewayUrls.FirstOrDefault(u => u.StartsWith("http://", StringComparison.Ordinal));
+        if (http is null)
+        {
+            return null;
+        }
+
+        // Kestrel reports wildcard addresses such as http://[::]:5080; connect to loopback instead.
+        var uri = new Uri(http.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal).Replace("://+", "://127.0.0.1", StringComparison.Ordinal).Replace("://*", "://127.0.0.1", StringComparison.Ordinal));
+        return new UriBuilder(uri) { Scheme = "ws", Path = "/ws" }.Uri;
     }
 
     internal static Option<int> Positive(string name, string description, int defaultValue)
