@@ -25,6 +25,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private ClientWebSocket? _socket;
     private long _nextSeq;
     private int _drainingHintMs = -1;
+    private volatile bool _disposing;
     private Task _connectionLoop = Task.CompletedTask;
 
     public LoadClient(Uri uri, LoadClientOptions options, LoadStats stats)
@@ -108,7 +109,8 @@ internal sealed class LoadClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
+        // Close politely first (the gateway answers the close), then stop the loop.
+        _disposing = true;
         ClientWebSocket? socket;
         lock (_lock)
         {
@@ -130,12 +132,16 @@ internal sealed class LoadClient : IAsyncDisposable
 
         try
         {
-            await _connectionLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await _connectionLoop.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
+            await _stop.CancelAsync().ConfigureAwait(false);
             socket?.Abort();
+            await _connectionLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
 
         socket?.Dispose();
         _stop.Dispose();
@@ -188,14 +194,14 @@ internal sealed class LoadClient : IAsyncDisposable
                     }
                 }
 
-                if (!token.IsCancellationRequested)
+                if (!token.IsCancellationRequested && !_disposing)
                 {
                     socket.Abort();
                     socket.Dispose();
                 }
             }
 
-            if (token.IsCancellationRequested)
+            if (token.IsCancellationRequested || _disposing)
             {
                 break;
             }
