@@ -1,2 +1,3 @@
-Console.Error.WriteLine("The load harness arrives with issue 5.");
-return 1;
+using Ingest.LoadTest.Cli;
+
+return await LoadTestCommand.Create().Parse(args).InvokeAsync();

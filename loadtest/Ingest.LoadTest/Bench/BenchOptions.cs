@@ -1,0 +1,23 @@
+namespace Ingest.LoadTest.Bench;
+
+/// <summary>Options of the <c>bench</c> command.</summary>
+internal sealed record BenchOptions
+{
+    public int Connections { get; init; } = 64;
+
+    public int Events { get; init; } = 500_000;
+
+    public int Batch { get; init; } = 1;
+
+    public int Window { get; init; } = 64;
+
+    public int Partitions { get; init; } = 8;
+
+    public int PacedSeconds { get; init; } = 10;
+
+    public int IdleConnections { get; init; } = 10_000;
+
+    public string? GatewayDll { get; init; }
+
+    public string ResultsDirectory { get; init; } = "results";
+}

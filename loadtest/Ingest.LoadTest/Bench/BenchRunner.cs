@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using Ingest.Kafka;
+using Ingest.Kafka.Embedded;
+using Ingest.LoadTest.Engine;
+using Ingest.LoadTest.Reports;
+
+namespace Ingest.LoadTest.Bench;
+
+/// <summary>
+/// The <c>bench</c> command: on one embedded broker (hosted by this process, 8 partitions), measures
+/// (a) the raw producer, (b) the gateway (a separate process) end to end at full speed and at half
+/// of that rate, (c) the gateway's resident memory per idle connection.
+/// </summary>
+internal static class BenchRunner
+{
+    public static async Task<int> RunAsync(BenchOptions options, TextWriter log, CancellationToken cancellationToken)
+    {
+        var gatewayDll = options.GatewayDll ?? GatewayProcess.FindGatewayDll();
+        if (gatewayDll is null || !File.Exists(gatewayDll))
+        {
+            await log.WriteLineAsync("Ingest.Gateway.dll not found: build the solution (dotnet build Ingest.sln -c Release) or pass --gateway <path>.").ConfigureAwait(false);
+            return 2;
+        }
+
+        var result = new BenchResult { Connections = options.Connections, Events = options.Events, Batch = options.Batch, Window = options.Window, Partitions = options.Partitions };
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        string rawTopic = $"bench-raw-{suffix}", gatewayTopic = $"bench-gw-{suffix}", memoryTopic = $"bench-mem-{suffix}";
+        foreach (var topic in new[] { rawTopic, gatewayTopic, gatewayTopic + ".dlq", memoryTopic, memoryTopic + ".dlq" })
+        {
+            cluster.CreateTopic(topic, options.Partitions);
+        }
+
+        // (a) Raw producer.
+        await log.WriteLineAsync($"(a) raw producer: {options.Events:N0} events to {options.Partitions} partitions...").ConfigureAwait(false);
+        var raw = RawProducerBench.Run(cluster.BootstrapServers, rawTopic, options.Connections, options.Events);
+        result.RawEventsPerSecond = raw.EventsPerSecond;
+        result.RawDelivered = raw.Delivered;
+        result.RawLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, rawTopic, TimeSpan.FromSeconds(10));
+
+        // (b) Gateway end to end.
+        var settings = GatewaySettings(cluster.BootstrapServers, gatewayTopic);
+        await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, settings, cancellationToken).ConfigureAwait(false))
+        {
+            var runId = $"b{suffix}";
+            var clientOptions = new LoadClientOptions { Window = options.Window };
+            var perClient = options.Events / options.Connections;
+            var warmStats = new LoadStats();
+            await log.WriteLineAsync($"(b) gateway pid {gateway.ProcessId} at {gateway.WebSocketUri}: warm-up...").ConfigureAwait(false);
+            await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, warmStats,
+                LoadDriver.AsFastAsAcked(runId + "w", Math.Max(100, perClient / 10), options.Batch), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+
+            await log.WriteLineAsync($"(b) {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
+            var fullStats = new LoadStats();
+            var gatewayCpu0 = gateway.CpuTime;
+            var harnessCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            var elapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, fullStats,
+                LoadDriver.AsFastAsAcked(runId, perClient, options.Batch), TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+            result.GatewayCpuSeconds = (gateway.CpuTime - gatewayCpu0).TotalSeconds;
+            result.HarnessCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - harnessCpu0).TotalSeconds;
+            result.GatewaySeconds = elapsed.TotalSeconds;
+            result.GatewaySent = fullStats.EventsSent;
+            result.GatewayAcked = fullStats.EventsAcked;
+            result.GatewayErrored = fullStats.EventsErrored;
+            result.GatewayEventsPerSecond = fullStats.EventsAcked / elapsed.TotalSeconds;
+            result.FullSpeedAckLatency = fullStats.AckLatency.Summarize();
+            result.GatewayLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, gatewayTopic, TimeSpan.FromSeconds(10)) - warmStats.EventsAcked;
+
+            // Half of the measured maximum, paced.
+            var rate = result.GatewayEventsPerSecond / 2;
+            var pacedPerClient = (int)Math.Max(1, rate * options.PacedSeconds / options.Connections);
+            var interval = TimeSpan.FromSeconds(options.PacedSeconds * (double)options.Batch / pacedPerClient);
+            await log.WriteLineAsync($"(b) paced at {rate:N0} events/s ({options.Connections} connections, one message every {interval.TotalMilliseconds:0.###} ms each) for {options.PacedSeconds} s...").ConfigureAwait(false);
+            var pacedStats = new LoadStats();
+            var lag = new LatencyHistogram();
+            var pacedElapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, pacedStats,
+                LoadDriver.Paced(runId + "p", pacedPerClient, options.Batch, interval, lag), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+            result.PacedTargetEventsPerSecond = rate;
+            result.PacedEventsPerSecond = pacedStats.EventsAcked / pacedElapsed.TotalSeconds;
+            result.PacedAckLatency = pacedStats.AckLatency.Summarize();
+            result.PacedScheduleLag = lag.Summarize();
+        }
+
+        // (c) Memory per idle connection, on a fresh gateway process.
+        await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, GatewaySettings(cluster.BootstrapServers, memoryTopic), cancellationToken).ConfigureAwait(false))
+        {
+            await log.WriteLineAsync($"(c) gateway pid {gateway.ProcessId}: warm-up, then {options.IdleConnections:N0} idle connections...").ConfigureAwait(false);
+            await LoadDriver.RunAsync(gateway.WebSocketUri, 64, new LoadClientOptions(), new LoadStats(),
+                LoadDriver.AsFastAsAcked("m" + suffix, 100, 1), TimeSpan.FromMinutes(1), cancellationToken).ConfigureAwait(false);
+            await WaitForStatAsync(gateway, "connectionsActive", 0, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // let the warm-up's garbage settle before the baseline
+            var before = gateway.ResidentBytes;
+            var idleStats = new LoadStats();
+            var idle = await LoadDriver.ConnectAsync(gateway.WebSocketUri, options.IdleConnections, new LoadClientOptions(), idleStats, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await WaitForStatAsync(gateway, "connectionsActive", options.IdleConnections, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                var after = gateway.ResidentBytes;
+                result.IdleConnections = options.IdleConnections;
+                result.RssBeforeBytes = before;
+                result.RssAfterBytes = after;
+                result.BytesPerIdleConnection = (double)(after - before) / options.IdleConnections;
+            }
+            finally
+            {
+                await LoadDriver.DisposeAllAsync(idle).ConfigureAwait(false);
+            }
+        }
+
+        var report = BenchReport.Render(result);
+        report.WriteTable();
+        var (markdown, json) = await BenchReport.WriteFilesAsync(result, options.ResultsDirectory, cancellationToken).ConfigureAwait(false);
+        await log.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
+        return result.GatewayLanded == result.GatewayAcked && result.GatewayAcked == result.GatewaySent ? 0 : 1;
+    }
+
+    private static Dictionary<string, string> GatewaySettings(string bootstrapServers, string topic) => new()
+    {
+        ["Ingest:Kafka:BootstrapServers"] = bootstrapServers,
+        ["Ingest:Kafka:Topic"] = topic,
+        ["Ingest:Kafka:DeadLetterTopic"] = topic + ".dlq",
+        ["Serilog:MinimumLevel:Default"] = "Warning",
+    };
+
+    private static async Task WaitForStatAsync(GatewayProcess gateway, string name, long value, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        while (await gateway.GetStatAsync(name, timeout.Token).ConfigureAwait(false) != value)
+        {
+            await Task.Delay(100, timeout.Token).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Everything <c>bench</c> measured.</summary>
+internal sealed class BenchResult
+{
+    public int Connections { get; set; }
+    public int Events { get; set; }
+    public int Batch { get; set; }
+    public int Window { get; set; }
+    public int Partitions { get; set; }
+    public double RawEventsPerSecond { get; set; }
+    public long RawDelivered { get; set; }
+    public long RawLanded { get; set; }
+    public double GatewayEventsPerSecond { get; set; }
+    public double GatewaySeconds { get; set; }
+    public long GatewaySent { get; set; }
+    public long GatewayAcked { get; set; }
+    public long GatewayErrored { get; set; }
+    public long GatewayLanded { get; set; }
+    public double GatewayCpuSeconds { get; set; }
+    public double HarnessCpuSeconds { get; set; }
+    public double Ratio => RawEventsPerSecond == 0 ? 0 : GatewayEventsPerSecond / RawEventsPerSecond;
+    public LatencySummary? FullSpeedAckLatency { get; set; }
+    public double PacedTargetEventsPerSecond { get; set; }
+    public double PacedEventsPerSecond { get; set; }
+    public LatencySummary? PacedAckLatency { get; set; }
+    public LatencySummary? PacedScheduleLag { get; set; }
+    public int IdleConnections { get; set; }
+    public long RssBeforeBytes { get; set; }
+    public long RssAfterBytes { get; set; }
+    public double BytesPerIdleConnection { get; set; }
+}

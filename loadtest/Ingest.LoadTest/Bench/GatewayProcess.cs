@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Ingest.LoadTest.Bench;
+
+/// <summary>
+/// The gateway as a separate process (<c>dotnet Ingest.Gateway.dll</c>), so that its CPU time and
+/// resident memory are its own and not mixed with the harness's clients and the embedded broker.
+/// </summary>
+internal sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly HttpClient _http;
+
+    private GatewayProcess(Process process, Uri httpUri)
+    {
+        _process = process;
+        HttpUri = httpUri;
+        WebSocketUri = new UriBuilder(httpUri) { Scheme = "ws", Path = "/ws" }.Uri;
+        _http = new HttpClient { BaseAddress = httpUri, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public Uri HttpUri { get; }
+
+    public Uri WebSocketUri { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Starts the gateway on a free loopback port and waits until <c>/readyz</c> answers 200.</summary>
+    public static async Task<GatewayProcess> StartAsync(string gatewayDll, IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(gatewayDll)!,
+        };
+        start.ArgumentList.Add(gatewayDll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var (key, value) in settings)
+        {
+            start.ArgumentList.Add($"--{key}={value}");
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the gateway process.");
+        // Drain its output so that a full pipe never blocks it; keep only warnings and errors visible.
+        process.OutputDataReceived += (_, e) => Forward(e.Data);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var gateway = new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The gateway exited with code {process.ExitCode} during start-up.");
+            }
+
+            try
+            {
+                using var response = await gateway._http.GetAsync("/readyz", timeout.Token).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    return gateway;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(50, timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The gateway's <c>/stats</c> counter <paramref name="name"/> (camelCase).</summary>
+    public async Task<long> GetStatAsync(string name, CancellationToken cancellationToken)
+    {
+        using var stream = await _http.GetStreamAsync(new Uri("/stats", UriKind.Relative), cancellationToken).ConfigureAwait(false);
+        using var document = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return document.RootElement.GetProperty(name).GetInt64();
+    }
+
+    public long ResidentBytes => ProcessProbe.ResidentBytes(_process.Id);
+
+    public TimeSpan CpuTime => ProcessProbe.CpuTime(_process.Id);
+
+    /// <summary>Graceful stop (SIGTERM), killed when it takes longer than 30 s.</summary>
+    public async Task StopAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _http.Dispose();
+        _process.Dispose();
+    }
+
+    /// <summary>
+    /// The gateway assembly built next to this harness: <c>src/Ingest.Gateway/bin/&lt;Configuration&gt;/net10.0</c>
+    /// of the repository this harness runs from.
+    /// </summary>
+    public static string? FindGatewayDll()
+    {
+        var baseDirectory = AppContext.BaseDirectory;
+        var configuration = baseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+        for (var directory = new DirectoryInfo(baseDirectory); directory is not null; directory = directory.Parent)
+        {
+            foreach (var candidate in new[] { configuration, configuration == "Release" ? "Debug" : "Release" })
+            {
+                var dll = Path.Combine(directory.FullName, "src", "Ingest.Gateway", "bin", candidate, "net10.0", "Ingest.Gateway.dll");
+                if (File.Exists(dll))
+                {
+                    return dll;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void Forward(string? line)
+    {
+        if (line is not null && (line.Contains(" WRN]", StringComparison.Ordinal) || line.Contains(" ERR]", StringComparison.Ordinal) || line.Contains(" FTL]", StringComparison.Ordinal)))
+        {
+            Console.Error.WriteLine($"gateway: {line}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.CommandLine;
+using Ingest.Kafka.Discovery;
+using Ingest.LoadTest.Bench;
+using Ingest.LoadTest.Reports;
+using Ingest.LoadTest.Scenarios;
+
+namespace Ingest.LoadTest.Cli;
+
+/// <summary>The harness's command line: <c>bench</c> and the scenarios.</summary>
+internal static class LoadTestCommand
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("Ingest load harness: many WebSocket clients against the gateway, verified in Kafka.");
+        root.Subcommands.Add(CreateBench());
+        foreach (var name in ScenarioSettings.Names)
+        {
+            root.Subcommands.Add(CreateScenario(name));
+        }
+
+        return root;
+    }
+
+    private static Command CreateBench()
+    {
+        var connections = Positive("--connections", "Connections sending as fast as acks allow.", 64);
+        var events = Positive("--events", "Events for the raw producer and for the gateway run.", 500_000);
+        var batch = Positive("--batch", "Events per WebSocket message (1 = single objects, more = JSON arrays).", 1);
+        var window = Positive("--window", "Unacked messages each connection may have in flight.", 64);
+        var partitions = Positive("--partitions", "Partitions of the benchmark topics (the embedded broker keeps 5 MiB per partition).", 8);
+        var paced = Positive("--paced-seconds", "Duration of the run paced at half the measured maximum.", 10);
+        var idle = Positive("--idle-connections", "Idle connections for the memory measurement.", 10_000);
+        var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
+        var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
+        var command = new Command("bench", "Raw producer vs gateway end to end on one embedded broker; latency at full and half speed; memory per idle connection.")
+        {
+            connections, events, batch, window, partitions, paced, idle, gateway, results,
+        };
+        command.SetAction((parse, cancellationToken) => BenchRunner.RunAsync(
+            new BenchOptions
+            {
+                Connections = parse.GetValue(connections),
+                Events = parse.GetValue(events),
+                Batch = parse.GetValue(batch),
+                Window = parse.GetValue(window),
+                Partitions = parse.GetValue(partitions),
+                PacedSeconds = parse.GetValue(paced),
+                IdleConnections = parse.GetValue(idle),
+                GatewayDll = parse.GetValue(gateway),
+                ResultsDirectory = parse.GetValue(results)!,
+            },
+            Console.Error,
+            cancellationToken));
+        return command;
+    }
+
+    private static Command CreateScenario(string name)
+    {
+        var url = new Option<Uri?>("--url") { Description = "Gateway WebSocket URL, e.g. ws://127.0.0.1:5080/ws (default: from the dev environment file a local gateway publishes)." };
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers for verification (default: from the dev environment file)." };
+        var topic = new Option<string?>("--topic") { Description = "Events topic (default: from the dev environment file, else events)." };
+        var clients = new Option<int?>("--clients") { Description = "Clients (connections)." };
+        var events = new Option<int?>("--events-per-client") { Description = "Events each client sends." };
+        var batch = new Option<int?>("--batch") { Description = "Events per message (JSON arrays when more than 1)." };
+        var interval = new Option<int?>("--interval-ms") { Description = "Milliseconds between a client's messages (paced scenarios)." };
+        var window = new Option<int?>("--window") { Description = "Unacked messages a client may have in flight." };
+        var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
+        var preset = ScenarioSettings.Preset(name, new Uri("ws://127.0.0.1/ws"), "");
+        var command = new Command(name, $"Scenario {name}: {preset.Clients} clients x {preset.EventsPerClient} events, batch {preset.Batch}, {(preset.Simulation == LoadSimulation.Paced ? $"one message every {preset.Interval.TotalMilliseconds} ms" : "as fast as acked")}; verified in Kafka.")
+        {
+            url, bootstrap, topic, clients, events, batch, interval, window, results,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var environment = DevEnvironmentFile.TryRead();
+            var target = parse.GetValue(url) ?? GatewayUrl(environment);
+            var servers = parse.GetValue(bootstrap) ?? environment?.BootstrapServers;
+            if (target is null || string.IsNullOrEmpty(servers))
+            {
+                await Console.Error.WriteLineAsync($"No gateway found: start one (dotnet run --project src/Ingest.Gateway) or pass --url and --bootstrap ({DevEnvironmentFile.DefaultPath} is missing or stale).").ConfigureAwait(false);
+                return 2;
+            }
+
+            var settings = ScenarioSettings.Preset(name, target, servers) with
+            {
+                Topic = parse.GetValue(topic) ?? environment?.Topic ?? "events",
+                ResultsDirectory = parse.GetValue(results)!,
+            };
+            settings = settings with
+            {
+                Clients = parse.GetValue(clients) ?? settings.Clients,
+                EventsPerClient = parse.GetValue(events) ?? settings.EventsPerClient,
+                Batch = parse.GetValue(batch) ?? settings.Batch,
+                Interval = parse.GetValue(interval) is { } ms ? TimeSpan.FromMilliseconds(ms) : settings.Interval,
+                Window = parse.GetValue(window) ?? settings.Window,
+            };
+            if (settings.Clients < 1 || settings.EventsPerClient < 1 || settings.Batch < 1 || settings.Window < 1 || settings.Interval < TimeSpan.Zero)
+            {
+                await Console.Error.WriteLineAsync("--clients, --events-per-client, --batch and --window must be at least 1; --interval-ms at least 0.").ConfigureAwait(false);
+                return 2;
+            }
+
+            await Console.Error.WriteLineAsync($"{name}: {settings.Clients} clients x {settings.EventsPerClient} events to {settings.Url}, verifying in {settings.Topic} at {settings.BootstrapServers}").ConfigureAwait(false);
+            var result = await ScenarioRunner.RunAsync(settings, ScenarioReport.WriteProgress, cancellationToken).ConfigureAwait(false);
+            if (!Console.IsErrorRedirected)
+            {
+                await Console.Error.WriteLineAsync().ConfigureAwait(false);
+            }
+
+            ScenarioReport.WriteTable(result);
+            var (markdown, json) = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
+            return result.Passed ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>The ws:// URL of the gateway published in the dev environment file (its first http URL, path /ws).</summary>
+    private static Uri? GatewayUrl(DevEnvironment? environment)
+    {
+        var http = environment?.GatewayUrls.FirstOrDefault(u => u.StartsWith("http://", StringComparison.Ordinal));
+        if (http is null)
+        {
+            return null;
+        }
+
+        // Kestrel reports wildcard addresses such as http://[::]:5080; connect to loopback instead.
+        var uri = new Uri(http.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal).Replace("://+", "://127.0.0.1", StringComparison.Ordinal).Replace("://*", "://127.0.0.1", StringComparison.Ordinal));
+        return new UriBuilder(uri) { Scheme = "ws", Path = "/ws" }.Uri;
+    }
+
+    internal static Option<int> Positive(string name, string description, int defaultValue)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError($"{name} must be at least 1.");
+            }
+        });
+        return option;
+    }
+}

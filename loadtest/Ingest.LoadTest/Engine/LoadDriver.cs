@@ -1,0 +1,116 @@
+using System.Diagnostics;
+
+namespace Ingest.LoadTest.Engine;
+
+/// <summary>
+/// Runs one step of load: connects <c>clients</c> <see cref="LoadClient"/>s, runs a body per client
+/// (its load simulation), then waits until every client's messages are resolved.
+/// </summary>
+internal static class LoadDriver
+{
+    /// <summary>Connections opened at once; Kestrel's accept backlog is 512.</summary>
+    private const int ConnectParallelism = 128;
+
+    public static async Task<TimeSpan> RunAsync(
+        Uri uri,
+        int clients,
+        LoadClientOptions options,
+        LoadStats stats,
+        Func<int, LoadClient, CancellationToken, Task> body,
+        TimeSpan drainTimeout,
+        CancellationToken cancellationToken)
+    {
+        var all = await ConnectAsync(uri, clients, options, stats, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            await Task.WhenAll(all.Select((client, i) => Task.Run(() => body(i, client, cancellationToken), cancellationToken))).ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(drainTimeout);
+            try
+            {
+                await Task.WhenAll(all.Select(c => c.WaitUntilDrainedAsync(timeout.Token))).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Reported as sent but not acked.
+            }
+
+            return Stopwatch.GetElapsedTime(started);
+        }
+        finally
+        {
+            await DisposeAllAsync(all).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Connects <paramref name="clients"/> clients, <see cref="ConnectParallelism"/> at a time.</summary>
+    public static async Task<LoadClient[]> ConnectAsync(Uri uri, int clients, LoadClientOptions options, LoadStats stats, CancellationToken cancellationToken)
+    {
+        var all = new LoadClient[clients];
+        for (var i = 0; i < clients; i++)
+        {
+            all[i] = new LoadClient(uri, options, stats);
+        }
+
+        using var gate = new SemaphoreSlim(ConnectParallelism);
+        await Task.WhenAll(all.Select(async client =>
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await client.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ConfigureAwait(false);
+        return all;
+    }
+
+    public static async Task DisposeAllAsync(IEnumerable<LoadClient> clients) =>
+        await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
+
+    /// <summary>A body that sends <paramref name="events"/> events as fast as the window allows.</summary>
+    public static Func<int, LoadClient, CancellationToken, Task> AsFastAsAcked(string runId, int events, int batch) =>
+        async (index, client, token) =>
+        {
+            for (var n = 0; n < events; n += batch)
+            {
+                var count = Math.Min(batch, events - n);
+                var payload = TestEvents.Message(runId, index, n, count, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), batch > 1);
+                await client.SendAsync(payload, count, TestEvents.Key(index, n), 0, token).ConfigureAwait(false);
+            }
+        };
+
+    /// <summary>
+    /// A body that sends <paramref name="events"/> events, one message every
+    /// <paramref name="interval"/>, on a fixed schedule (late messages go out at once, not pushed back).
+    /// <paramref name="scheduleLag"/> records how late each message went out: the harness's own delay.
+    /// </summary>
+    public static Func<int, LoadClient, CancellationToken, Task> Paced(string runId, int events, int batch, TimeSpan interval, LatencyHistogram? scheduleLag) =>
+        async (index, client, token) =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            var intervalTicks = interval.TotalSeconds * Stopwatch.Frequency;
+            // Spread clients over the first interval, so that they do not all send in the same millisecond.
+            var offset = intervalTicks * Random.Shared.NextDouble();
+            var i = 0;
+            for (var n = 0; n < events; n += batch, i++)
+            {
+                var due = start + (long)(offset + (i * intervalTicks));
+                var now = Stopwatch.GetTimestamp();
+                if (due > now)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds((double)(due - now) / Stopwatch.Frequency), token).ConfigureAwait(false);
+                    now = Stopwatch.GetTimestamp();
+                }
+
+                scheduleLag?.RecordSince(due, now);
+                var count = Math.Min(batch, events - n);
+                var payload = TestEvents.Message(runId, index, n, count, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), batch > 1);
+                await client.SendAsync(payload, count, TestEvents.Key(index, n), 0, token).ConfigureAwait(false);
+            }
+        };
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Ingest.LoadTest.Engine;
+using Ingest.LoadTest.Scenarios;
+using Spectre.Console;
+
+namespace Ingest.LoadTest.Reports;
+
+/// <summary>Scenario reports: live progress line, final table, Markdown and JSON files.</summary>
+internal static class ScenarioReport
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>Rewrites one status line on a terminal; prints nothing when stderr is redirected.</summary>
+    public static void WriteProgress(ScenarioProgress p)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            return;
+        }
+
+        Console.Error.Write(string.Create(CultureInfo.InvariantCulture,
+            $"\r{p.Elapsed.TotalSeconds,6:0.0}s  sent {p.Sent,9:N0}  acked {p.Acked,9:N0}  errored {p.Errored,6:N0}  landed {p.Landed,9:N0}  reconnects {p.Reconnects,5:N0}  ack p99 {p.AckP99Ms,7:0.0} ms   "));
+    }
+
+    public static IReadOnlyList<(string Measure, string Value)> Rows(ScenarioResult r)
+    {
+        static string F(double v, string format = "N0") => v.ToString(format, CultureInfo.InvariantCulture);
+        static string L(LatencySummary s) => $"{F(s.P50Ms, "0.0")} / {F(s.P90Ms, "0.0")} / {F(s.P99Ms, "0.0")} / {F(s.MaxMs, "0.0")}";
+        return
+        [
+            ("scenario", $"{r.Scenario} ({F(r.Clients)} clients x {F(r.EventsPerClient)} events, batch {r.Batch}), run {r.RunId}"),
+            ("verification", r.Passed ? "PASSED" : "FAILED"),
+            ("sent / resent", $"{F(r.Sent)} / {F(r.Resent)}"),
+            ("acked / errored", $"{F(r.Acked)} / {F(r.Errored)}"),
+            ("landed (distinct) / duplicated / missing (acked, not landed)", $"{F(r.Landed)} / {F(r.Duplicated)} / {F(r.Missing)}"),
+            ("acked and duplicated / landed without ack", $"{F(r.DuplicatedAcked)} / {F(r.LandedUnacked)}"),
+            ("reconnects / draining frames", $"{F(r.Reconnects)} / {F(r.DrainingFrames)}"),
+            ("duration s / acked events/s", $"{F(r.Seconds, "0.0")} / {F(r.EventsPerSecond)}"),
+            ("send-to-ack ms p50 / p90 / p99 / max", L(r.AckLatency)),
+            ("send-to-landed ms p50 / p90 / p99 / max", L(r.LandedLatency)),
+        ];
+    }
+
+    public static void WriteTable(ScenarioResult result)
+    {
+        var table = new Table().AddColumn("Measure").AddColumn(new TableColumn("Value").RightAligned());
+        foreach (var (measure, value) in Rows(result))
+        {
+            table.AddRow(Markup.Escape(measure), Markup.Escape(value));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    public static async Task<(string Markdown, string Json)> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(directory);
+        var name = $"{result.Scenario}-{DateTime.UtcNow:yyyyMMdd-HHmmss}";
+        var markdownPath = Path.Combine(directory, name + ".md");
+        var jsonPath = Path.Combine(directory, name + ".json");
+        var markdown = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"# Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}")
+            .AppendLine()
+            .AppendLine("| Measure | Value |")
+            .AppendLine("|---|---:|");
+        foreach (var (measure, value) in Rows(result))
+        {
+            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {measure} | {value} |");
+        }
+
+        await File.WriteAllTextAsync(markdownPath, markdown.ToString(), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(result, JsonOptions), cancellationToken).ConfigureAwait(false);
+        return (markdownPath, jsonPath);
+    }
+}
