@@ -129,6 +129,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
                 if (_buffer.Length > 0)
                 {
                     await OnInvalidUtf8Async();
+                    await AwaitClientCloseAsync();
                     return;
                 }
 
@@ -357,9 +358,34 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
             _sendLock.Release();
         }
 
-        // The client should answer with its close frame; if it does not, drop the connection.
-        _abortTimer = new CancellationTokenSource(CloseHandshakeTimeout, _services.TimeProvider);
+        ArmAbortTimer();
+    }
+
+    /// <summary>The client should answer our close frame with its own; if it does not, drop the connection.</summary>
+    private void ArmAbortTimer()
+    {
+        _abortTimer ??= new CancellationTokenSource(CloseHandshakeTimeout, _services.TimeProvider);
         _abortTimer.Token.UnsafeRegister(static state => ((WebSocket)state!).Abort(), _socket);
+    }
+
+    /// <summary>
+    /// After the WebSocket layer closed the connection on its own (1007), keeps the TCP connection
+    /// until the client answers with its close frame (or the handshake times out): closing the
+    /// socket at once could reset the connection before the client has read the close frame.
+    /// </summary>
+    private async Task AwaitClientCloseAsync()
+    {
+        ArmAbortTimer();
+        try
+        {
+            while ((await _socket.ReceiveAsync(_probe.AsMemory(), CancellationToken.None)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Aborted by the timer, or the client went away: either way the connection is over.
+        }
     }
 
     private async Task AckLoopAsync()
