@@ -55,9 +55,6 @@ internal sealed class IngestMessage
     /// <summary>The first delivery error, once every record is resolved; null when all were written.</summary>
     public Error? FirstError => Volatile.Read(ref _firstError);
 
-    /// <summary>Total value bytes, for metrics.</summary>
-    public long Bytes => Records.Sum(r => (long)r.Value.Length);
-
     /// <summary>One delegate per message, shared by its records' delivery reports.</summary>
     public Action<DeliveryReport<byte[], byte[]>> DeliveryHandler { get; }
 

@@ -22,10 +22,9 @@ internal sealed class ConnectionServices
         Metrics = metrics;
         TimeProvider = timeProvider;
         Logger = loggerFactory.CreateLogger<IngestConnection>();
-        InstanceId = string.IsNullOrWhiteSpace(Options.InstanceId)
+        InstanceIdBytes = Encoding.UTF8.GetBytes(string.IsNullOrWhiteSpace(Options.InstanceId)
             ? $"{Environment.MachineName}-{Environment.ProcessId}"
-            : Options.InstanceId;
-        InstanceIdBytes = Encoding.UTF8.GetBytes(InstanceId);
+            : Options.InstanceId);
         DeadLetters = new UntrackedDeadLetters(metrics);
     }
 
@@ -39,9 +38,7 @@ internal sealed class ConnectionServices
 
     public ILogger Logger { get; }
 
-    /// <summary>This gateway's id, the <c>ingest-gateway</c> header.</summary>
-    public string InstanceId { get; }
-
+    /// <summary>This gateway's id (UTF-8), the <c>ingest-gateway</c> header.</summary>
     public byte[] InstanceIdBytes { get; }
 
     /// <summary>Target for dead-letter records of connections that are closing and can no longer be acked.</summary>

@@ -409,25 +409,17 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
         {
             while (_tracker.TryTakeFailure(out var sequence, out var detail))
             {
-                if (!_closeSent && !_sendFailed)
-                {
-                    await _socket.SendAsync(ServerFrames.Error(sequence, RejectReason.DeliveryFailed.ToCode(), detail), WebSocketMessageType.Text, true, CancellationToken.None);
-                }
-
+                await SendLockedAsync(ServerFrames.Error(sequence, RejectReason.DeliveryFailed.ToCode(), detail));
                 _tracker.Resolve(sequence);
             }
 
             var upTo = _tracker.ResolvedUpTo;
-            if ((upTo > _lastAcked || final) && !_closeSent && !_sendFailed)
+            if (upTo > _lastAcked || final)
             {
                 var length = ServerFrames.WriteAck(_ackFrame, upTo);
-                await _socket.SendAsync(_ackFrame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);
+                await SendLockedAsync(_ackFrame.AsMemory(0, length));
                 _lastAcked = upTo;
             }
-        }
-        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            _sendFailed = true;
         }
         finally
         {
@@ -440,18 +432,32 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
         await _sendLock.WaitAsync();
         try
         {
-            if (!_closeSent && !_sendFailed)
-            {
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None);
-            }
-        }
-        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            _sendFailed = true;
+            await SendLockedAsync(frame);
         }
         finally
         {
             _sendLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Sends one text frame unless the close frame went out or an earlier send failed (the client
+    /// is gone: nothing more can reach it). The caller holds <see cref="_sendLock"/>.
+    /// </summary>
+    private async Task SendLockedAsync(ReadOnlyMemory<byte> frame)
+    {
+        if (_closeSent || _sendFailed)
+        {
+            return;
+        }
+
+        try
+        {
+            await _socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            _sendFailed = true;
         }
     }
 
