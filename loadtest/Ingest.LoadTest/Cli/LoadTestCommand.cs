@@ -111,7 +111,7 @@ internal static class LoadTestCommand
                 await Console.Error.WriteLineAsync().ConfigureAwait(false);
             }
 
-            ScenarioReport.WriteTable(result);
+            ScenarioReport.Render(result).WriteToConsole();
             var (markdown, json) = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
             return result.Passed ? 0 : 1;
