@@ -16,7 +16,7 @@ internal static class ScenarioReport
         }
 
         Console.Error.Write(string.Create(CultureInfo.InvariantCulture,
-            $"\r{p.Elapsed.TotalSeconds,6:0.0}s  sent {p.Sent,9:N0}  acked {p.Acked,9:N0}  errored {p.Errored,6:N0}  landed {p.Landed,9:N0}  reconnects {p.Reconnects,5:N0}  ack p99 {p.AckP99Ms,7:0.0} ms   "));
+            $"\r{p.Elapsed.TotalSeconds,6:0.0}s  open {p.Open,6:N0}  sent {p.Sent,9:N0} ({p.SentPerSecond,7:N0}/s)  acked {p.Acked,9:N0} ({p.AckedPerSecond,7:N0}/s)  errors {p.Errored,5:N0}  landed {p.Landed,9:N0}  reconnects {p.Reconnects,4:N0}  ack p99 {p.AckP99Ms,6:0.0} ms "));
     }
 
     public static IReadOnlyList<(string Measure, string Value)> Rows(ScenarioResult r)
