@@ -11,7 +11,7 @@ internal static class EventIds
     public const int ConnectionOpened = 100;
     public const int ConnectionClosed = 101;
     public const int ConnectionFailed = 102;
-    public const int HandshakeRejected = 103;
+    public const int HandshakeRejected = 103; // any refused /ws or /stream request
     public const int MessageTooLarge = 104;
     public const int InvalidUtf8 = 105;
     public const int DrainTimedOut = 106;

@@ -48,6 +48,7 @@ public static class IngestGatewayExtensions
         services.AddSingleton<EventChannel>();
         services.AddSingleton<KafkaEndpoint>();
         services.AddSingleton<KafkaHealth>();
+        services.AddSingleton<ClientAccess>();
         services.AddSingleton<ConnectionServices>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<WebSocketIngestEndpoint>();
