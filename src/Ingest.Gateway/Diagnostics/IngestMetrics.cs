@@ -24,6 +24,9 @@ internal sealed class IngestMetrics
     private long _deadLetters;
     private long _deadLettersFailed;
     private long _bytesReceived;
+    private long _streamSubscribers;
+    private long _streamDelivered;
+    private long _streamDropped;
 
     public IngestMetrics(IMeterFactory meterFactory)
     {
@@ -38,6 +41,9 @@ internal sealed class IngestMetrics
         meter.CreateObservableCounter("ingest.dead_letters.written", () => Volatile.Read(ref _deadLetters), "{record}", "Dead-letter records written");
         meter.CreateObservableCounter("ingest.dead_letters.failed", () => Volatile.Read(ref _deadLettersFailed), "{record}", "Dead-letter records Kafka did not take");
         meter.CreateObservableCounter("ingest.bytes.received", () => Volatile.Read(ref _bytesReceived), "By", "Payload bytes of data messages received");
+        meter.CreateObservableUpDownCounter("ingest.stream.subscribers", () => Volatile.Read(ref _streamSubscribers), "{subscriber}", "Open /stream subscriptions");
+        meter.CreateObservableCounter("ingest.stream.events.delivered", () => Volatile.Read(ref _streamDelivered), "{event}", "Events written to /stream subscribers");
+        meter.CreateObservableCounter("ingest.stream.events.dropped", () => Volatile.Read(ref _streamDropped), "{event}", "Events dropped for /stream subscribers whose queue was full");
         Meter = meter;
     }
 
@@ -68,6 +74,14 @@ internal sealed class IngestMetrics
 
     public void DeadLetterWritten(bool failed) => Interlocked.Increment(ref failed ? ref _deadLettersFailed : ref _deadLetters);
 
+    public void StreamSubscribed() => Interlocked.Increment(ref _streamSubscribers);
+
+    public void StreamUnsubscribed() => Interlocked.Decrement(ref _streamSubscribers);
+
+    public void StreamEventsDelivered(int count) => Interlocked.Add(ref _streamDelivered, count);
+
+    public void StreamEventDropped() => Interlocked.Increment(ref _streamDropped);
+
     /// <summary>A consistent-enough snapshot for <c>/stats</c>.</summary>
     public GatewayStats Snapshot(int channelDepth, int channelCapacity) => new(
         Volatile.Read(ref _connectionsActive),
@@ -79,7 +93,10 @@ internal sealed class IngestMetrics
         Volatile.Read(ref _messagesDeliveryFailed),
         Volatile.Read(ref _deadLetters),
         channelDepth,
-        channelCapacity);
+        channelCapacity,
+        Volatile.Read(ref _streamSubscribers),
+        Volatile.Read(ref _streamDelivered),
+        Volatile.Read(ref _streamDropped));
 }
 
 /// <summary>Totals since start, as served by <c>/stats</c>.</summary>
@@ -93,4 +110,7 @@ internal sealed record GatewayStats(
     long MessagesDeliveryFailed,
     long DeadLetters,
     int ChannelDepth,
-    int ChannelCapacity);
+    int ChannelCapacity,
+    long StreamSubscribers,
+    long StreamDelivered,
+    long StreamDropped);
