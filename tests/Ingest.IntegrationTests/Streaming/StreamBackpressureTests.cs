@@ -12,7 +12,7 @@ public sealed class StreamBackpressureTests
     [Fact]
     public async Task StuckSubscriber_SlowsNeitherIngestNorAnotherSubscriber_AndItsEventsAreDropped()
     {
-        const int eventsPerRun = 50_000, rounds = 2;
+        const int eventsPerRun = 50_000, rounds = 3;
         // Per-subscriber queue of 20,000 events (~5 MB here): far below one run, so the stuck
         // subscriber overflows every time; far above what the reading subscriber lags behind.
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Stream:QueueCapacity"] = "20000" });
