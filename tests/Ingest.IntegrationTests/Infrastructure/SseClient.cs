@@ -30,13 +30,12 @@ internal sealed class SseClient : IAsyncDisposable
     private readonly HttpClient _http;
     private readonly HttpResponseMessage _response;
     private readonly Stream _body;
-    private readonly Lock _lock = new();
+    private readonly ChangeSignal _signal = new();
     private readonly List<SseEvent> _events = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _readLoop;
     private readonly bool _retain;
     private readonly Action<SseEvent>? _observer;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _resumed;
 
     private SseClient(HttpClient http, HttpResponseMessage response, Stream body, bool paused, bool retain, Action<SseEvent>? observer)
@@ -77,7 +76,7 @@ internal sealed class SseClient : IAsyncDisposable
     {
         get
         {
-            lock (_lock)
+            lock (_signal.Gate)
             {
                 return _events.ToArray();
             }
@@ -132,7 +131,7 @@ internal sealed class SseClient : IAsyncDisposable
     /// <summary>Stops taking bytes from the socket (after the line being read).</summary>
     public void Pause()
     {
-        lock (_lock)
+        lock (_signal.Gate)
         {
             if (_resumed.Task.IsCompleted)
             {
@@ -143,43 +142,21 @@ internal sealed class SseClient : IAsyncDisposable
 
     public void Resume()
     {
-        lock (_lock)
+        lock (_signal.Gate)
         {
             _resumed.TrySetResult();
         }
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds, re-checking after every event.</summary>
-    public async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TestClient.DefaultTimeout);
-        while (true)
-        {
-            Task changed;
-            lock (_lock)
-            {
-                changed = _changed.Task;
-            }
-
-            if (condition())
-            {
-                return;
-            }
-
-            if (Ended)
-            {
-                throw new InvalidOperationException($"Stream ended ({Failure?.Message ?? "end of response"}) while waiting for {what}; last events: {Describe()}");
-            }
-
-            var remaining = deadline - DateTime.UtcNow;
-            if (remaining <= TimeSpan.Zero)
-            {
-                throw new TimeoutException($"Timed out waiting for {what}; last events: {Describe()}");
-            }
-
-            await Task.WhenAny(changed, Task.Delay(remaining, _stop.Token));
-        }
-    }
+    public Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        _signal.WaitUntilAsync(
+            condition,
+            what,
+            timeout ?? TestClient.DefaultTimeout,
+            () => Ended ? $"Stream ended ({Failure?.Message ?? "end of response"})" : null,
+            () => $"last events: {Describe()}",
+            _stop.Token);
 
     private string Describe() =>
         $"{TelemetryCount} telemetry, {DroppedTotal} dropped, last: " + string.Join(" | ", Events.TakeLast(3).Select(e => $"{e.Type}: {(e.Data.Length > 160 ? e.Data[..160] + "..." : e.Data)}"));
@@ -199,7 +176,7 @@ internal sealed class SseClient : IAsyncDisposable
             while (true)
             {
                 Task resumed;
-                lock (_lock)
+                lock (_signal.Gate)
                 {
                     resumed = _resumed.Task;
                 }
@@ -292,7 +269,7 @@ internal sealed class SseClient : IAsyncDisposable
                     }
                 }
 
-                Publish(() =>
+                _signal.Publish(() =>
                 {
                     _events.AddRange(_retain ? dispatched : dispatched.Where(e => e.Type != "telemetry"));
                     TelemetryCount += telemetry;
@@ -306,20 +283,8 @@ internal sealed class SseClient : IAsyncDisposable
         }
         finally
         {
-            Publish(() => Ended = true);
+            _signal.Publish(() => Ended = true);
         }
-    }
-
-    private void Publish(Action change)
-    {
-        TaskCompletionSource changed;
-        lock (_lock)
-        {
-            change();
-            (changed, _changed) = (_changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        }
-
-        changed.TrySetResult();
     }
 
     public async ValueTask DisposeAsync()

@@ -17,9 +17,8 @@ internal sealed class TestClient : IAsyncDisposable
 
     private readonly ClientWebSocket _socket;
     private readonly List<ServerFrame> _frames = [];
-    private readonly Lock _lock = new();
+    private readonly ChangeSignal _signal = new();
     private readonly Task _receiveLoop;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private TestClient(ClientWebSocket socket)
     {
@@ -49,7 +48,7 @@ internal sealed class TestClient : IAsyncDisposable
     {
         get
         {
-            lock (_lock)
+            lock (_signal.Gate)
             {
                 return _frames.ToArray();
             }
@@ -99,36 +98,13 @@ internal sealed class TestClient : IAsyncDisposable
     public Task WaitForCloseAsync(TimeSpan? timeout = null) => WaitUntilAsync(() => IsClosed, "close", timeout);
 
     /// <summary>Waits until <paramref name="condition"/> holds, re-checking after every frame.</summary>
-    public async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
-        while (true)
-        {
-            Task changed;
-            lock (_lock)
-            {
-                changed = _changed.Task;
-            }
-
-            if (condition())
-            {
-                return;
-            }
-
-            if (IsClosed)
-            {
-                throw new InvalidOperationException($"Connection closed ({CloseStatus} {CloseDescription}) while waiting for {what}; frames: {string.Join(' ', Frames.TakeLast(5).Select(f => f.Raw))}");
-            }
-
-            var remaining = deadline - DateTime.UtcNow;
-            if (remaining <= TimeSpan.Zero)
-            {
-                throw new TimeoutException($"Timed out waiting for {what}; last frames: {string.Join(' ', Frames.TakeLast(5).Select(f => f.Raw))}");
-            }
-
-            await Task.WhenAny(changed, Task.Delay(remaining));
-        }
-    }
+    public Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        _signal.WaitUntilAsync(
+            condition,
+            what,
+            timeout ?? DefaultTimeout,
+            () => IsClosed ? $"Connection closed ({CloseStatus} {CloseDescription})" : null,
+            () => $"last frames: {string.Join(' ', Frames.TakeLast(5).Select(f => f.Raw))}");
 
     /// <summary>Starts the close handshake and waits for the gateway's close frame.</summary>
     public async Task CloseAsync()
@@ -168,7 +144,7 @@ internal sealed class TestClient : IAsyncDisposable
 
                 var frame = Parse(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length));
                 message.SetLength(0);
-                Publish(() => _frames.Add(frame));
+                _signal.Publish(() => _frames.Add(frame));
             }
         }
         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
@@ -177,20 +153,8 @@ internal sealed class TestClient : IAsyncDisposable
         }
         finally
         {
-            Publish(() => IsClosed = true);
+            _signal.Publish(() => IsClosed = true);
         }
-    }
-
-    private void Publish(Action change)
-    {
-        TaskCompletionSource changed;
-        lock (_lock)
-        {
-            change();
-            (changed, _changed) = (_changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        }
-
-        changed.TrySetResult();
     }
 
     private static ServerFrame Parse(string raw)
