@@ -47,7 +47,7 @@ internal sealed class BrowserSession : IAsyncDisposable
     {
         var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            ViewportSize = new ViewportSize { Width = 1100, Height = 1300 },
+            ViewportSize = new ViewportSize { Width = 1100, Height = 900 },
         });
         context.SetDefaultTimeout((float)DefaultTimeout.TotalMilliseconds);
         var session = new BrowserSession(context, await context.NewPageAsync());

@@ -10,6 +10,14 @@ namespace Ingest.BrowserTests.Page;
 /// <summary>The test page at <c>/</c> in Chromium against a real gateway and Kafka.</summary>
 public sealed class TestPageTests(BrowserFixture browser)
 {
+    /// <summary>Saves a full-page screenshot as a test artifact and prints its path.</summary>
+    private static async Task SaveScreenshotAsync(BrowserSession session, string name)
+    {
+        var path = Artifacts.PathFor("screenshots", name);
+        await session.Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        TestContext.Current.TestOutputHelper?.WriteLine($"screenshot: {path}");
+    }
+
     private static string NewClientId() => $"page-test-{Guid.NewGuid():N}"[..20];
 
     [Fact]
@@ -36,6 +44,7 @@ public sealed class TestPageTests(BrowserFixture browser)
         var inKafka = PageEvents.ReadSeqs(gateway, clientId, (int)counters.Acked);
         Assert.Equal(acked.Order(), inKafka.Order());
         Assert.Equal(inKafka.Order(), inKafka); // one connection, one clientId: in the order sent
+        await SaveScreenshotAsync(session, "page.png");
     }
 
     [Fact]
