@@ -196,7 +196,9 @@
   }
 
   if (params.get("stream") !== "0" && typeof EventSource === "function") {
-    const source = new EventSource("stream?clientId=" + encodeURIComponent(clientId));
+    // /stream has the same API key rules as /ws; EventSource cannot set headers either.
+    const token = params.get("access_token");
+    const source = new EventSource("stream?clientId=" + encodeURIComponent(clientId) + (token ? "&access_token=" + encodeURIComponent(token) : ""));
     page.stream.source = source;
     source.addEventListener("ready", () => setStreamState("live"));
     source.addEventListener("telemetry", onTelemetry);

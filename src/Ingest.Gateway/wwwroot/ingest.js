@@ -114,9 +114,11 @@
       this._statsScheduled = false;
       this._idleWaiters = [];
 
-      this._onHidden = () => {
-        if (!root.document || root.document.visibilityState === "hidden") {
-          this.flush();
+      // Leaving or hiding the page: send what is queued now, the timer may never fire again.
+      this._onPageHide = () => this._flushNow();
+      this._onVisibility = () => {
+        if (root.document.visibilityState === "hidden") {
+          this._flushNow();
         }
       };
       this._onOnline = () => {
@@ -183,9 +185,13 @@
      * resolves once nothing is buffered (every event acked, rejected or dropped).
      */
     flush() {
+      this._flushNow();
+      return this.idle();
+    }
+
+    _flushNow() {
       this._clearFlushTimer();
       this._pump();
-      return this.idle();
     }
 
     /** Resolves once nothing is buffered. */
@@ -201,7 +207,7 @@
       if (this._closed) {
         return;
       }
-      this._dropSocket(4000, "client reconnect");
+      this._dropSocket(4000, "client reconnect", 0);
       this._clearReconnectTimer();
       this._connectNow();
       this._changed();
@@ -215,7 +221,7 @@
       this._closed = true;
       this._clearFlushTimer();
       this._clearReconnectTimer();
-      this._dropSocket(1000, "client closed");
+      this._dropSocket(1000, "client closed", null);
       this._listen(false);
       this._changed();
     }
@@ -223,11 +229,11 @@
     _listen(on) {
       const method = on ? "addEventListener" : "removeEventListener";
       if (typeof root[method] === "function") {
-        root[method]("pagehide", this._onHidden);
+        root[method]("pagehide", this._onPageHide);
         root[method]("online", this._onOnline);
       }
       if (root.document && typeof root.document[method] === "function") {
-        root.document[method]("visibilitychange", this._onHidden);
+        root.document[method]("visibilitychange", this._onVisibility);
       }
     }
 
@@ -369,7 +375,7 @@
       return delay;
     }
 
-    _dropSocket(code, reason) {
+    _dropSocket(code, reason, reconnectInMs) {
       const socket = this._socket;
       if (!socket) {
         return;
@@ -382,7 +388,7 @@
       // Forget it now: its close event is ignored (socket !== this._socket), and acks that
       // might still arrive on it cannot be matched to the renumbered resends.
       this._detach();
-      this._emit("close", { code: code, reason: reason, reconnectInMs: null });
+      this._emit("close", { code: code, reason: reason, reconnectInMs: reconnectInMs });
     }
 
     /** Forgets the socket; every unacked message goes back ahead of the unsent ones, in order. */
