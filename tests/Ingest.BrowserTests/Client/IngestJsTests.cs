@@ -217,6 +217,78 @@ public sealed class IngestJsTests(BrowserFixture browser)
         Assert.Equal((2, 1, 1, 1, 0, 0), (stats.Sent, stats.Acked, stats.Errors, stats.Rejected, stats.Resent, stats.Buffered));
     }
 
+    [Fact]
+    public async Task PageHiddenOrLeaving_SendsQueuedEventsWithoutWaitingForTheTimer()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var session = await OpenIdlePageAsync(browser, gateway);
+
+        var result = await session.EvaluateAsync(
+            """
+            async ({ url }) => {
+              // A timer that never fires within the test: only the page events can send.
+              const c = new Ingest.Client({ url, clientId: "hidden", flushIntervalMs: 3600000 });
+              await new Promise((resolve) => c.addEventListener("open", resolve, { once: true }));
+              c.send({ msg: "before hide", seq: 1 });
+              c.send({ msg: "before hide", seq: 2 });
+              const queued = c.stats();
+              Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+              document.dispatchEvent(new Event("visibilitychange"));
+              await c.idle();
+              const afterHidden = c.stats();
+              c.send({ msg: "before pagehide", seq: 3 });
+              window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false }));
+              await c.idle();
+              return { queued, afterHidden, afterPageHide: c.stats() };
+            }
+            """,
+            new { url = gateway.WebSocketUri.ToString() });
+
+        var queued = result.GetProperty("queued").Deserialize<ClientCounters>(BrowserSession.Json)!;
+        var afterHidden = result.GetProperty("afterHidden").Deserialize<ClientCounters>(BrowserSession.Json)!;
+        var afterPageHide = result.GetProperty("afterPageHide").Deserialize<ClientCounters>(BrowserSession.Json)!;
+        Assert.Equal((0, 2), (queued.Sent, queued.Buffered));
+        Assert.Equal((2, 2, 1), (afterHidden.Sent, afterHidden.Acked, afterHidden.Messages));
+        Assert.Equal((3, 3, 2), (afterPageHide.Sent, afterPageHide.Acked, afterPageHide.Messages));
+    }
+
+    [Fact]
+    public async Task Draining_NextAttemptComesAfterTheHintedDelay_NotAfterTheBackoff()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Shutdown:ReconnectWindowMs"] = "1000" });
+        await using var session = await OpenIdlePageAsync(browser, gateway);
+        await session.EvaluateAsync(
+            """
+            async ({ url }) => {
+              // A backoff far longer than any hint (10 to 20 s): an attempt within seconds is the hint's.
+              const c = new Ingest.Client({ url, clientId: "draining", backoffMinMs: 20000, backoffMaxMs: 20000 });
+              window.drainingClient = c;
+              c.seen = [];
+              c.addEventListener("draining", (e) => c.seen.push({ type: "draining", ms: e.detail.reconnectAfterMs, at: performance.now() }));
+              c.addEventListener("close", (e) => c.seen.push({ type: "close", code: e.detail.code, ms: e.detail.reconnectInMs, at: performance.now() }));
+              await new Promise((resolve) => c.addEventListener("open", resolve, { once: true }));
+              c.send({ msg: "before the shutdown", seq: 1 });
+              await c.flush();
+              return c.stats();
+            }
+            """,
+            new { url = gateway.WebSocketUri.ToString() });
+
+        // The gateway goes away for good: the hinted attempt fails, and the next one waits for the backoff.
+        await gateway.StopAsync();
+        await session.WaitForAsync("() => drainingClient.seen.filter((e) => e.type === 'close').length >= 2", "the draining close and the failed hinted attempt", diagnostics: "() => drainingClient.seen");
+        var seen = (await session.EvaluateAsync("() => drainingClient.seen")).EnumerateArray().ToArray();
+
+        Assert.Equal(["draining", "close", "close"], seen.Take(3).Select(e => e.GetProperty("type").GetString()));
+        var hint = seen[0].GetProperty("ms").GetInt32();
+        Assert.InRange(hint, 0, 1000);
+        Assert.Equal(1001, seen[1].GetProperty("code").GetInt32());
+        Assert.Equal(hint, seen[1].GetProperty("ms").GetInt32());
+        var attemptAfter = seen[2].GetProperty("at").GetDouble() - seen[1].GetProperty("at").GetDouble();
+        Assert.InRange(attemptAfter, hint - 1, hint + 5_000);
+        Assert.InRange(seen[2].GetProperty("ms").GetInt32(), 10_000, 20_000);
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -77,12 +77,12 @@ public sealed class TestPageTests(BrowserFixture browser)
     {
         var settings = new Dictionary<string, string?> { ["Ingest:Shutdown:ReconnectWindowMs"] = "300" };
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
-        var first = await TestGateway.StartAsync(settings, cluster);
+        await using var first = await TestGateway.StartAsync(settings, cluster);
         var clientId = NewClientId();
         await using var session = await BrowserSession.OpenAsync(browser, new Uri(first.HttpUri, $"/?clientId={clientId}&rate=20&backoffMin=100&backoffMax=800"));
         await session.WaitForAsync("() => ingestPage.client.counters.acked >= 40", "40 acked events");
 
-        await first.DisposeAsync();
+        await first.StopAsync();
         // While the gateway is away the page keeps generating and buffering.
         await session.WaitForAsync("() => ingestPage.client.state !== 'open' && ingestPage.client.counters.buffered >= 20", "events buffered while offline");
         var offline = await session.CountersAsync();
