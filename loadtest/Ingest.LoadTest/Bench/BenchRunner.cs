@@ -33,7 +33,9 @@ internal static class BenchRunner
 
         // (a) Raw producer.
         await log.WriteLineAsync($"(a) raw producer: {options.Events:N0} events to {options.Partitions} partitions...").ConfigureAwait(false);
+        var rawCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var raw = RawProducerBench.Run(cluster.BootstrapServers, rawTopic, options.Connections, options.Events);
+        result.RawCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - rawCpu0).TotalSeconds;
         result.RawEventsPerSecond = raw.EventsPerSecond;
         result.RawDelivered = raw.Delivered;
         result.RawLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, rawTopic, TimeSpan.FromSeconds(10));
@@ -53,11 +55,18 @@ internal static class BenchRunner
             await log.WriteLineAsync($"(b) {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
             var fullStats = new LoadStats();
             var gatewayCpu0 = gateway.CpuTime;
+            var allocated0 = await gateway.GetStatAsync("allocatedBytes", cancellationToken).ConfigureAwait(false);
+            var acks0 = await gateway.GetStatAsync("acksSent", cancellationToken).ConfigureAwait(false);
+            var gen0Collections0 = await gateway.GetStatAsync("gen0Collections", cancellationToken).ConfigureAwait(false);
             var harnessCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             var elapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, fullStats,
                 LoadDriver.AsFastAsAcked(runId, perClient, options.Batch), TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
             result.GatewayCpuSeconds = (gateway.CpuTime - gatewayCpu0).TotalSeconds;
             result.HarnessCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - harnessCpu0).TotalSeconds;
+            result.GatewayAllocatedBytes = await gateway.GetStatAsync("allocatedBytes", cancellationToken).ConfigureAwait(false) - allocated0;
+            result.GatewayAckFrames = await gateway.GetStatAsync("acksSent", cancellationToken).ConfigureAwait(false) - acks0;
+            result.GatewayGen0Collections = await gateway.GetStatAsync("gen0Collections", cancellationToken).ConfigureAwait(false) - gen0Collections0;
+            result.GatewayMessages = fullStats.MessagesSent;
             result.GatewaySeconds = elapsed.TotalSeconds;
             result.GatewaySent = fullStats.EventsSent;
             result.GatewayAcked = fullStats.EventsAcked;
@@ -153,6 +162,16 @@ internal sealed class BenchResult
     public long GatewayLanded { get; set; }
     public double GatewayCpuSeconds { get; set; }
     public double HarnessCpuSeconds { get; set; }
+    public double RawCpuSeconds { get; set; }
+    public long GatewayAllocatedBytes { get; set; }
+    public long GatewayAckFrames { get; set; }
+    public long GatewayGen0Collections { get; set; }
+    public long GatewayMessages { get; set; }
+    public double RawCpuMicrosecondsPerEvent => RawDelivered == 0 ? 0 : RawCpuSeconds * 1e6 / RawDelivered;
+    public double GatewayCpuMicrosecondsPerEvent => GatewayAcked == 0 ? 0 : GatewayCpuSeconds * 1e6 / GatewayAcked;
+    public double HarnessCpuMicrosecondsPerEvent => GatewayAcked == 0 ? 0 : HarnessCpuSeconds * 1e6 / GatewayAcked;
+    public double GatewayAllocatedBytesPerEvent => GatewayAcked == 0 ? 0 : (double)GatewayAllocatedBytes / GatewayAcked;
+    public double MessagesPerAckFrame => GatewayAckFrames == 0 ? 0 : (double)GatewayMessages / GatewayAckFrames;
     public double Ratio => RawEventsPerSecond == 0 ? 0 : GatewayEventsPerSecond / RawEventsPerSecond;
     public LatencySummary? FullSpeedAckLatency { get; set; }
     public double PacedTargetEventsPerSecond { get; set; }

@@ -56,7 +56,11 @@ internal static class LoadTestCommand
 
     private static Command CreateScenario(string name)
     {
-        var url = new Option<Uri?>("--url") { Description = "Gateway WebSocket URL, e.g. ws://127.0.0.1:5080/ws (default: from the dev environment file a local gateway publishes)." };
+        var url = new Option<Uri?>("--url")
+        {
+            Description = "Gateway WebSocket URL, e.g. ws://127.0.0.1:5080/ws (default: from the dev environment file a local gateway publishes).",
+            CustomParser = ParseWebSocketUrl,
+        };
         var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers for verification (default: from the dev environment file)." };
         var topic = new Option<string?>("--topic") { Description = "Events topic (default: from the dev environment file, else events)." };
         var clients = new Option<int?>("--clients") { Description = "Clients (connections)." };
@@ -127,6 +131,19 @@ internal static class LoadTestCommand
         // Kestrel reports wildcard addresses such as http://[::]:5080; connect to loopback instead.
         var uri = new Uri(http.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal).Replace("://+", "://127.0.0.1", StringComparison.Ordinal).Replace("://*", "://127.0.0.1", StringComparison.Ordinal));
         return new UriBuilder(uri) { Scheme = "ws", Path = "/ws" }.Uri;
+    }
+
+    /// <summary>An absolute ws:// or wss:// URL; System.CommandLine has no converter for <see cref="Uri"/>.</summary>
+    internal static Uri? ParseWebSocketUrl(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeWs || uri.Scheme == Uri.UriSchemeWss))
+        {
+            return uri;
+        }
+
+        result.AddError($"--url must be an absolute ws:// or wss:// URL, e.g. ws://127.0.0.1:5080/ws (got '{text}').");
+        return null;
     }
 
     internal static Option<int> Positive(string name, string description, int defaultValue)

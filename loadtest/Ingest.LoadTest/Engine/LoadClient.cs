@@ -15,7 +15,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly Uri _uri;
     private readonly LoadClientOptions _options;
     private readonly LoadStats _stats;
-    private readonly SemaphoreSlim _window;
+    private readonly SendWindow _window;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Lock _lock = new();
     private readonly LinkedList<PendingMessage> _pending = new();
@@ -33,7 +33,7 @@ internal sealed class LoadClient : IAsyncDisposable
         _uri = uri;
         _options = options;
         _stats = stats;
-        _window = new SemaphoreSlim(options.Window, options.Window);
+        _window = new SendWindow(options.Window);
     }
 
     /// <summary>Messages sent and not yet resolved.</summary>
@@ -62,7 +62,7 @@ internal sealed class LoadClient : IAsyncDisposable
     /// </summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> payload, int events, long eventKey, long startTimestamp, CancellationToken cancellationToken)
     {
-        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _window.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -145,7 +145,6 @@ internal sealed class LoadClient : IAsyncDisposable
 
         socket?.Dispose();
         _stop.Dispose();
-        _window.Dispose();
         _sendLock.Dispose();
     }
 

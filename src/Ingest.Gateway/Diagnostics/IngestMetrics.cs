@@ -24,6 +24,7 @@ internal sealed class IngestMetrics
     private long _deadLetters;
     private long _deadLettersFailed;
     private long _bytesReceived;
+    private long _acksSent;
 
     public IngestMetrics(IMeterFactory meterFactory)
     {
@@ -38,6 +39,7 @@ internal sealed class IngestMetrics
         meter.CreateObservableCounter("ingest.dead_letters.written", () => Volatile.Read(ref _deadLetters), "{record}", "Dead-letter records written");
         meter.CreateObservableCounter("ingest.dead_letters.failed", () => Volatile.Read(ref _deadLettersFailed), "{record}", "Dead-letter records Kafka did not take");
         meter.CreateObservableCounter("ingest.bytes.received", () => Volatile.Read(ref _bytesReceived), "By", "Payload bytes of data messages received");
+        meter.CreateObservableCounter("ingest.acks.sent", () => Volatile.Read(ref _acksSent), "{frame}", "Ack frames sent (each covers every message resolved before it)");
         Meter = meter;
     }
 
@@ -66,6 +68,8 @@ internal sealed class IngestMetrics
 
     public void DeliveryFailed() => Interlocked.Increment(ref _messagesDeliveryFailed);
 
+    public void AckSent() => Interlocked.Increment(ref _acksSent);
+
     public void DeadLetterWritten(bool failed) => Interlocked.Increment(ref failed ? ref _deadLettersFailed : ref _deadLetters);
 
     /// <summary>A consistent-enough snapshot for <c>/stats</c>.</summary>
@@ -78,11 +82,19 @@ internal sealed class IngestMetrics
         Volatile.Read(ref _eventsDelivered),
         Volatile.Read(ref _messagesDeliveryFailed),
         Volatile.Read(ref _deadLetters),
+        Volatile.Read(ref _acksSent),
         channelDepth,
-        channelCapacity);
+        channelCapacity,
+        GC.GetTotalAllocatedBytes(),
+        GC.CollectionCount(0),
+        GC.CollectionCount(2));
 }
 
-/// <summary>Totals since start, as served by <c>/stats</c>.</summary>
+/// <summary>
+/// Totals since start, as served by <c>/stats</c>. <c>AcksSent</c> counts ack frames (each may cover
+/// many messages); <c>AllocatedBytes</c> and the collection counts are the process's managed heap
+/// activity, for comparing runs (the load harness reports them per event).
+/// </summary>
 internal sealed record GatewayStats(
     long ConnectionsActive,
     long ConnectionsOpened,
@@ -92,5 +104,9 @@ internal sealed record GatewayStats(
     long EventsDelivered,
     long MessagesDeliveryFailed,
     long DeadLetters,
+    long AcksSent,
     int ChannelDepth,
-    int ChannelCapacity);
+    int ChannelCapacity,
+    long AllocatedBytes,
+    int Gen0Collections,
+    int Gen2Collections);

@@ -16,6 +16,12 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
     /// <summary>Records taken from the channel before looking at it again; bounds one pass of the loop.</summary>
     private const int MaxBatch = 1024;
 
+    /// <summary>A pass that took fewer messages than this waits <see cref="CoalesceDelay"/> before the next.</summary>
+    private const int CoalesceBelow = 32;
+
+    /// <summary>Well under <c>linger.ms</c> (5 by default), so it adds next to nothing to latency.</summary>
+    private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(1);
+
     /// <summary>Producer properties the wire contract fixes; <c>request.required.acks</c> is librdkafka's name for <c>acks</c>.</summary>
     internal static readonly string[] GuaranteedProperties = ["enable.idempotence", "acks", "request.required.acks"];
 
@@ -25,6 +31,7 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
     private readonly ILogger<KafkaBatchProducer> _logger;
     private readonly IProducer<byte[], byte[]> _producer;
     private readonly TimeSpan _flushTimeout;
+    private readonly bool _coalesce;
 
     public KafkaBatchProducer(
         EventChannel channel,
@@ -39,6 +46,7 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
         _lifetime = lifetime;
         _logger = logger;
         _flushTimeout = TimeSpan.FromMilliseconds(options.Value.Shutdown.TimeoutMs);
+        _coalesce = options.Value.Kafka.LingerMs > 0; // linger.ms=0 asks for every message at once
         var config = CreateConfig(options.Value, endpoint.BootstrapServers);
         _producer = new ProducerBuilder<byte[], byte[]>(config)
             .SetErrorHandler(OnError)
@@ -86,9 +94,18 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
         // so that everything the connections read reaches Kafka.
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
-            for (var taken = 0; taken < MaxBatch && reader.TryRead(out var item); taken++)
+            var taken = 0;
+            while (taken < MaxBatch && reader.TryRead(out var item))
             {
                 Produce(item, message);
+                taken++;
+            }
+
+            if (taken < CoalesceBelow && _coalesce)
+            {
+                // A small batch: let the next one build up for a moment (librdkafka lingers longer
+                // anyway) instead of being woken for every message, a thread-pool hop each.
+                await Task.Delay(CoalesceDelay, CancellationToken.None);
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text;
 using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
@@ -25,6 +26,7 @@ internal sealed class ConnectionServices
         InstanceIdBytes = Encoding.UTF8.GetBytes(string.IsNullOrWhiteSpace(Options.InstanceId)
             ? $"{Environment.MachineName}-{Environment.ProcessId}"
             : Options.InstanceId);
+        GatewayHeader = new Header("ingest-gateway", InstanceIdBytes);
         DeadLetters = new UntrackedDeadLetters(metrics);
     }
 
@@ -41,8 +43,35 @@ internal sealed class ConnectionServices
     /// <summary>This gateway's id (UTF-8), the <c>ingest-gateway</c> header.</summary>
     public byte[] InstanceIdBytes { get; }
 
+    /// <summary>The <c>ingest-gateway</c> header, shared by every record (headers are only read once created).</summary>
+    public Header GatewayHeader { get; }
+
+    /// <summary>
+    /// The <c>ingest-received-at</c> header for the current millisecond: one instance per millisecond
+    /// serves every connection, instead of a new header and digit array per message.
+    /// </summary>
+    public (long UnixMs, Header Header) ReceivedAtHeader()
+    {
+        var now = TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var cached = Volatile.Read(ref _receivedAt);
+        if (cached is not null && cached.UnixMs == now)
+        {
+            return (now, cached.Header);
+        }
+
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(now, digits, out var length);
+        cached = new ReceivedAt(now, new Header("ingest-received-at", digits[..length].ToArray()));
+        Volatile.Write(ref _receivedAt, cached);
+        return (now, cached.Header);
+    }
+
     /// <summary>Target for dead-letter records of connections that are closing and can no longer be acked.</summary>
     public IDeliveryTarget DeadLetters { get; }
+
+    private ReceivedAt? _receivedAt;
+
+    private sealed record ReceivedAt(long UnixMs, Header Header);
 
     private sealed class UntrackedDeadLetters(IngestMetrics metrics) : IDeliveryTarget
     {

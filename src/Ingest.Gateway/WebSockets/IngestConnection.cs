@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading.Channels;
@@ -29,7 +28,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
     private readonly WebSocket _socket;
     private readonly ConnectionServices _services;
     private readonly string _connectionId;
-    private readonly byte[] _connectionIdBytes;
+    private readonly Header _connectionHeader;
     private readonly string _topic;
     private readonly string? _deadLetterTopic;
     private readonly TimeSpan _drainTimeout;
@@ -61,12 +60,16 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
     private Task _closeTask = Task.CompletedTask;
     private CancellationTokenSource? _abortTimer;
 
+    // Used by the receive loop only.
+    private Headers? _sharedHeaders;
+    private long _sharedHeadersMs;
+
     public IngestConnection(WebSocket socket, string connectionId, ConnectionServices services)
     {
         _socket = socket;
         _services = services;
         _connectionId = connectionId;
-        _connectionIdBytes = Encoding.UTF8.GetBytes(connectionId);
+        _connectionHeader = new Header("ingest-connection", Encoding.UTF8.GetBytes(connectionId));
         _topic = services.Options.Kafka.Topic;
         _deadLetterTopic = string.IsNullOrEmpty(services.Options.Kafka.DeadLetterTopic) ? null : services.Options.Kafka.DeadLetterTopic;
         _drainTimeout = TimeSpan.FromMilliseconds(services.Options.Shutdown.TimeoutMs);
@@ -109,17 +112,26 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
     private async Task ReceiveLoopAsync()
     {
         var messageType = WebSocketMessageType.Text;
-        var idle = true;
+        var atBoundary = true;
+        var streaming = false;
         while (true)
         {
             ValueWebSocketReceiveResult result;
             try
             {
-                // Between messages, wait for data with a zero-byte receive: an idle connection then
-                // holds no receive buffer (RFC 6455 frames are only parsed once data is there).
-                var memory = idle ? Memory<byte>.Empty : _buffer.GetReceiveMemory();
-                idle = false;
-                result = await _socket.ReceiveAsync(memory, CancellationToken.None);
+                // Between messages, a client that paused is waited for with a zero-byte receive, so
+                // that an idle connection holds no receive buffer (frames are only parsed once data
+                // is there). A client that streams (its next message was already there when asked
+                // for) is read straight into the buffer it keeps: one receive per message, not two.
+                var memory = atBoundary && !streaming ? Memory<byte>.Empty : _buffer.GetReceiveMemory();
+                var receive = _socket.ReceiveAsync(memory, CancellationToken.None);
+                if (atBoundary)
+                {
+                    streaming = receive.IsCompleted;
+                    atBoundary = false;
+                }
+
+                result = await receive;
             }
             catch (WebSocketException e) when (e.WebSocketErrorCode == WebSocketError.Faulted && !IsStopped())
             {
@@ -180,9 +192,9 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
             }
 
             await ProcessMessageAsync(messageType);
-            _buffer.Reset();
+            _buffer.Reset(keepBuffer: streaming);
             EndMessage();
-            idle = true;
+            atBoundary = true;
         }
     }
 
@@ -235,22 +247,33 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
 
     private IngestMessage CreateDeadLetter(IDeliveryTarget target, long sequence, RejectReason reason, string detail)
     {
-        var headers = CreateHeaders();
+        var headers = CreateHeaders(shared: false);
         headers.Add("ingest-error", Encoding.UTF8.GetBytes(reason.ToCode()));
         headers.Add("ingest-error-detail", Encoding.UTF8.GetBytes($"message {sequence}: {detail}"));
         return new IngestMessage(target, sequence, _deadLetterTopic!, [new OutgoingRecord(null, _buffer.Span.ToArray())], headers, isDeadLetter: true);
     }
 
-    private Headers CreateHeaders()
+    /// <summary>
+    /// The three ingest headers. Records produced within the same millisecond share one
+    /// <see cref="Headers"/> instance: nothing changes headers once created, and the producer copies
+    /// them into librdkafka. Dead letters add to theirs, so they always get a fresh one.
+    /// </summary>
+    private Headers CreateHeaders(bool shared = true)
     {
-        Span<byte> digits = stackalloc byte[20];
-        Utf8Formatter.TryFormat(_services.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), digits, out var length);
-        return new Headers
+        var (now, receivedAt) = _services.ReceivedAtHeader();
+        if (shared && _sharedHeaders is not null && _sharedHeadersMs == now)
         {
-            { "ingest-received-at", digits[..length].ToArray() },
-            { "ingest-connection", _connectionIdBytes },
-            { "ingest-gateway", _services.InstanceIdBytes },
-        };
+            return _sharedHeaders;
+        }
+
+        var headers = new Headers { receivedAt, _connectionHeader, _services.GatewayHeader };
+        if (shared)
+        {
+            _sharedHeaders = headers;
+            _sharedHeadersMs = now;
+        }
+
+        return headers;
     }
 
     private async Task OnMessageTooLargeAsync()
@@ -419,6 +442,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
                 var length = ServerFrames.WriteAck(_ackFrame, upTo);
                 await SendLockedAsync(_ackFrame.AsMemory(0, length));
                 _lastAcked = upTo;
+                _services.Metrics.AckSent();
             }
         }
         finally

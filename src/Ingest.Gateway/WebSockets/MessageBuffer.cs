@@ -77,13 +77,15 @@ internal sealed class MessageBuffer(int initialSize, int maxSize) : IDisposable
     }
 
     /// <summary>
-    /// Starts the next message. The buffer goes back to the pool, so that an idle connection holds
-    /// none (renting it again for the next message is a cheap pool hit).
+    /// Starts the next message. Unless <paramref name="keepBuffer"/> (the client is streaming), the
+    /// buffer goes back to the pool, so that an idle connection holds none (renting it again for the
+    /// next message is a cheap pool hit). Only a buffer of the initial size is kept, and only its
+    /// used bytes are cleared, lazily.
     /// </summary>
-    public void Reset()
+    public void Reset(bool keepBuffer = false)
     {
         _length = 0;
-        if (_buffer is not null)
+        if (_buffer is not null && !(keepBuffer && _buffer.Length <= initialSize))
         {
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = null;

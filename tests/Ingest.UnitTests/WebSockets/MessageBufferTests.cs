@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Ingest.Gateway.WebSockets;
 
 namespace Ingest.UnitTests.WebSockets;
@@ -152,6 +153,50 @@ public sealed class MessageBufferTests
         var memory = buffer.GetReceiveMemory();
         Assert.Equal(64, memory.Length);
         Assert.Equal(-1, memory.Span.IndexOfAnyExcept((byte)0));
+    }
+
+    [Fact]
+    public void Reset_KeepingTheBuffer_NextMessageGetsTheSameBufferZeroed()
+    {
+        using var buffer = new MessageBuffer(64, 4096);
+        Receive(buffer, "a previous message"u8);
+        var before = buffer.GetReceiveMemory();
+
+        buffer.Reset(keepBuffer: true);
+
+        var memory = buffer.GetReceiveMemory();
+        Assert.True(MemoryMarshal.TryGetArray<byte>(memory, out var kept));
+        Assert.True(MemoryMarshal.TryGetArray<byte>(before, out var previous));
+        Assert.Same(previous.Array, kept.Array);
+        Assert.Equal(64, memory.Length);
+        Assert.Equal(-1, memory.Span.IndexOfAnyExcept((byte)0));
+    }
+
+    [Fact]
+    public void Reset_KeepingAGrownBuffer_ReturnsItAndStartsAtTheInitialSize()
+    {
+        using var buffer = new MessageBuffer(16, 4096);
+        Receive(buffer, Pattern(0, 16));
+        Receive(buffer, Pattern(16, 16));
+
+        buffer.Reset(keepBuffer: true);
+
+        var memory = buffer.GetReceiveMemory();
+        Assert.Equal(16, memory.Length);
+        Assert.Equal(-1, memory.Span.IndexOfAnyExcept((byte)0));
+    }
+
+    [Fact]
+    public void RecoverUnreportedBytes_AfterAKeptBuffer_DoesNotResurrectOldBytes()
+    {
+        using var buffer = new MessageBuffer(64, 4096);
+        Receive(buffer, "0123456789012345678901234567890123456789"u8);
+        buffer.Reset(keepBuffer: true);
+
+        "xy"u8.CopyTo(buffer.GetReceiveMemory().Span);
+        buffer.RecoverUnreportedBytes();
+
+        Assert.Equal("xy"u8.ToArray(), buffer.Span.ToArray());
     }
 
     [Fact]
