@@ -63,7 +63,7 @@ internal sealed class BrowserSession : IAsyncDisposable
     /// <summary>Evaluates <paramref name="expression"/> (a function) and returns its result as JSON.</summary>
     public async Task<JsonElement> EvaluateAsync(string expression, object? arg = null)
     {
-        var json = await Page.EvaluateAsync<string>($"async (arg) => JSON.stringify(await ({expression})(arg))", arg);
+        var json = await Page.EvaluateAsync<string>($"async (arg) => JSON.stringify((await ({expression})(arg)) ?? null)", arg);
         using var document = JsonDocument.Parse(json);
         return document.RootElement.Clone();
     }
