@@ -118,7 +118,7 @@ internal static class BenchRunner
         }
 
         var report = BenchReport.Render(result);
-        report.WriteTable();
+        report.WriteToConsole();
         var (markdown, json) = await BenchReport.WriteFilesAsync(result, options.ResultsDirectory, cancellationToken).ConfigureAwait(false);
         await log.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
         return result.GatewayLanded == result.GatewayAcked && result.GatewayAcked == result.GatewaySent ? 0 : 1;

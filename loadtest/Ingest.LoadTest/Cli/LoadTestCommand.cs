@@ -68,11 +68,13 @@ internal static class LoadTestCommand
         var batch = new Option<int?>("--batch") { Description = "Events per message (JSON arrays when more than 1)." };
         var interval = new Option<int?>("--interval-ms") { Description = "Milliseconds between a client's messages (paced scenarios)." };
         var window = new Option<int?>("--window") { Description = "Unacked messages a client may have in flight." };
+        var hold = new Option<int?>("--hold-seconds") { Description = "Seconds every connection stays open and idle before sending." };
+        var duration = new Option<int?>("--duration-seconds") { Description = "Paced scenarios: send for this long (sets the events per client from --interval-ms and --batch)." };
         var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
         var preset = ScenarioSettings.Preset(name, new Uri("ws://127.0.0.1/ws"), "");
         var command = new Command(name, $"Scenario {name}: {preset.Clients} clients x {preset.EventsPerClient} events, batch {preset.Batch}, {(preset.Simulation == LoadSimulation.Paced ? $"one message every {preset.Interval.TotalMilliseconds} ms" : "as fast as acked")}; verified in Kafka.")
         {
-            url, bootstrap, topic, clients, events, batch, interval, window, results,
+            url, bootstrap, topic, clients, events, batch, interval, window, hold, duration, results,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -97,11 +99,23 @@ internal static class LoadTestCommand
                 Batch = parse.GetValue(batch) ?? settings.Batch,
                 Interval = parse.GetValue(interval) is { } ms ? TimeSpan.FromMilliseconds(ms) : settings.Interval,
                 Window = parse.GetValue(window) ?? settings.Window,
+                Hold = parse.GetValue(hold) is { } seconds ? TimeSpan.FromSeconds(seconds) : settings.Hold,
             };
-            if (settings.Clients < 1 || settings.EventsPerClient < 1 || settings.Batch < 1 || settings.Window < 1 || settings.Interval < TimeSpan.Zero)
+            if (settings.Clients < 1 || settings.EventsPerClient < 1 || settings.Batch < 1 || settings.Window < 1 || settings.Interval < TimeSpan.Zero || settings.Hold < TimeSpan.Zero)
             {
-                await Console.Error.WriteLineAsync("--clients, --events-per-client, --batch and --window must be at least 1; --interval-ms at least 0.").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync("--clients, --events-per-client, --batch and --window must be at least 1; --interval-ms and --hold-seconds at least 0.").ConfigureAwait(false);
                 return 2;
+            }
+
+            if (parse.GetValue(duration) is { } runFor)
+            {
+                if (settings.Simulation != LoadSimulation.Paced || settings.Interval <= TimeSpan.Zero || runFor < 1)
+                {
+                    await Console.Error.WriteLineAsync("--duration-seconds needs a paced scenario (classic, soak, connections) with --interval-ms above 0, and at least 1 second.").ConfigureAwait(false);
+                    return 2;
+                }
+
+                settings = settings.RunningFor(TimeSpan.FromSeconds(runFor));
             }
 
             await Console.Error.WriteLineAsync($"{name}: {settings.Clients} clients x {settings.EventsPerClient} events to {settings.Url}, verifying in {settings.Topic} at {settings.BootstrapServers}").ConfigureAwait(false);
@@ -111,7 +125,7 @@ internal static class LoadTestCommand
                 await Console.Error.WriteLineAsync().ConfigureAwait(false);
             }
 
-            ScenarioReport.WriteTable(result);
+            ScenarioReport.Render(result).WriteToConsole();
             var (markdown, json) = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
             return result.Passed ? 0 : 1;

@@ -156,6 +156,7 @@ internal sealed class LoadClient : IAsyncDisposable
         {
             var socket = new ClientWebSocket();
             socket.Options.KeepAliveInterval = TimeSpan.Zero;
+            var open = false;
             try
             {
                 using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(token))
@@ -163,6 +164,9 @@ internal sealed class LoadClient : IAsyncDisposable
                     timeout.CancelAfter(_options.ConnectTimeout);
                     await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
                 }
+
+                open = true;
+                Interlocked.Increment(ref _stats.ConnectionsOpen);
 
                 if (attempt > 0 || _connected.Task.IsCompleted)
                 {
@@ -185,6 +189,11 @@ internal sealed class LoadClient : IAsyncDisposable
             }
             finally
             {
+                if (open)
+                {
+                    Interlocked.Decrement(ref _stats.ConnectionsOpen);
+                }
+
                 lock (_lock)
                 {
                     if (_socket == socket)

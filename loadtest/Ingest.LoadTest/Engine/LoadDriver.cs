@@ -72,6 +72,17 @@ internal static class LoadDriver
     public static async Task DisposeAllAsync(IEnumerable<LoadClient> clients) =>
         await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
 
+    /// <summary>
+    /// A body that keeps its connection idle for <paramref name="hold"/> before <paramref name="body"/>:
+    /// every client is connected before any body starts, so all of them are open and idle together.
+    /// </summary>
+    public static Func<int, LoadClient, CancellationToken, Task> AfterHold(TimeSpan hold, Func<int, LoadClient, CancellationToken, Task> body) =>
+        async (index, client, token) =>
+        {
+            await Task.Delay(hold, token).ConfigureAwait(false);
+            await body(index, client, token).ConfigureAwait(false);
+        };
+
     /// <summary>A body that sends <paramref name="events"/> events as fast as the window allows.</summary>
     public static Func<int, LoadClient, CancellationToken, Task> AsFastAsAcked(string runId, int events, int batch) =>
         async (index, client, token) =>

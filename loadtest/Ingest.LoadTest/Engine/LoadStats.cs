@@ -16,6 +16,7 @@ internal sealed class LoadStats
     public long DrainingFrames;
     public long ShutdownCloses;
     public long UnknownFrames;
+    public long ConnectionsOpen;
 #pragma warning restore CA1051
 
     /// <summary>Send (or intended send) to ack, per message.</summary>

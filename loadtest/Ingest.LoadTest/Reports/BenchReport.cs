@@ -1,23 +1,16 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Ingest.LoadTest.Bench;
-using Spectre.Console;
 
 namespace Ingest.LoadTest.Reports;
 
-/// <summary>The <c>bench</c> report: a console table, and the same rows as Markdown and JSON.</summary>
-internal sealed class BenchReport(IReadOnlyList<(string Measure, string Value, string Target)> rows)
+/// <summary>The <c>bench</c> report: measure, value and target per row.</summary>
+internal static class BenchReport
 {
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
-    public IReadOnlyList<(string Measure, string Value, string Target)> Rows { get; } = rows;
-
-    public static BenchReport Render(BenchResult r)
+    public static ReportTable Render(BenchResult r)
     {
         static string F(double v, string format = "N0") => v.ToString(format, CultureInfo.InvariantCulture);
         static string L(Engine.LatencySummary? s) => s is null ? "-" : $"{F(s.P50Ms, "0.0")} / {F(s.P90Ms, "0.0")} / {F(s.P99Ms, "0.0")} / {F(s.MaxMs, "0.0")}";
-        var rows = new List<(string, string, string)>
+        var rows = new List<(string Measure, string Value, string Target)>
         {
             ("(a) raw producer, events/s", F(r.RawEventsPerSecond), ""),
             ("(a) delivered / landed (watermarks)", $"{F(r.RawDelivered)} / {F(r.RawLanded)}", $"= {F(r.Events)}"),
@@ -35,40 +28,15 @@ internal sealed class BenchReport(IReadOnlyList<(string Measure, string Value, s
             ("(c) gateway RSS before / with idle connections, MiB", $"{F(r.RssBeforeBytes / 1048576.0, "0.0")} / {F(r.RssAfterBytes / 1048576.0, "0.0")} ({F(r.IdleConnections)} conns)", ""),
             ("(c) RSS per idle connection, KB", F(r.BytesPerIdleConnection / 1024, "0.0"), "< 20"),
         };
-        return new BenchReport(rows);
+        return new ReportTable(["Measure", "Value", "Target"], rows.Select(row => (IReadOnlyList<string>)[row.Measure, row.Value, row.Target]).ToList());
     }
 
-    public void WriteTable()
-    {
-        var table = new Table().AddColumn("Measure").AddColumn(new TableColumn("Value").RightAligned()).AddColumn("Target");
-        foreach (var (measure, value, target) in Rows)
-        {
-            table.AddRow(Markup.Escape(measure), Markup.Escape(value), Markup.Escape(target));
-        }
-
-        AnsiConsole.Write(table);
-    }
-
-    public static async Task<(string Markdown, string Json)> WriteFilesAsync(BenchResult result, string directory, CancellationToken cancellationToken)
-    {
-        Directory.CreateDirectory(directory);
-        var name = $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}";
-        var markdownPath = Path.Combine(directory, name + ".md");
-        var jsonPath = Path.Combine(directory, name + ".json");
-        var markdown = new StringBuilder()
-            .AppendLine(CultureInfo.InvariantCulture, $"# Ingest bench, {DateTime.UtcNow:u}")
-            .AppendLine()
-            .AppendLine(CultureInfo.InvariantCulture, $"{result.Connections} connections, {result.Events:N0} events, batch {result.Batch}, window {result.Window}, {result.Partitions} partitions, {Environment.ProcessorCount} cores.")
-            .AppendLine()
-            .AppendLine("| Measure | Value | Target |")
-            .AppendLine("|---|---:|---|");
-        foreach (var (measure, value, target) in Render(result).Rows)
-        {
-            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {measure} | {value} | {target} |");
-        }
-
-        await File.WriteAllTextAsync(markdownPath, markdown.ToString(), cancellationToken).ConfigureAwait(false);
-        await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(result, JsonOptions), cancellationToken).ConfigureAwait(false);
-        return (markdownPath, jsonPath);
-    }
+    public static Task<(string Markdown, string Json)> WriteFilesAsync(BenchResult result, string directory, CancellationToken cancellationToken) =>
+        Render(result).WriteFilesAsync(
+            result,
+            directory,
+            "bench",
+            $"Ingest bench, {DateTime.UtcNow:u}",
+            string.Create(CultureInfo.InvariantCulture, $"{result.Connections} connections, {result.Events:N0} events, batch {result.Batch}, window {result.Window}, {result.Partitions} partitions, {Environment.ProcessorCount} cores."),
+            cancellationToken);
 }

@@ -1,17 +1,12 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Ingest.LoadTest.Engine;
 using Ingest.LoadTest.Scenarios;
-using Spectre.Console;
 
 namespace Ingest.LoadTest.Reports;
 
 /// <summary>Scenario reports: live progress line, final table, Markdown and JSON files.</summary>
 internal static class ScenarioReport
 {
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
     /// <summary>Rewrites one status line on a terminal; prints nothing when stderr is redirected.</summary>
     public static void WriteProgress(ScenarioProgress p)
     {
@@ -21,7 +16,7 @@ internal static class ScenarioReport
         }
 
         Console.Error.Write(string.Create(CultureInfo.InvariantCulture,
-            $"\r{p.Elapsed.TotalSeconds,6:0.0}s  sent {p.Sent,9:N0}  acked {p.Acked,9:N0}  errored {p.Errored,6:N0}  landed {p.Landed,9:N0}  reconnects {p.Reconnects,5:N0}  ack p99 {p.AckP99Ms,7:0.0} ms   "));
+            $"\r{p.Elapsed.TotalSeconds,6:0.0}s  open {p.Open,6:N0}  sent {p.Sent,9:N0} ({p.SentPerSecond,7:N0}/s)  acked {p.Acked,9:N0} ({p.AckedPerSecond,7:N0}/s)  errors {p.Errored,5:N0}  landed {p.Landed,9:N0}  reconnects {p.Reconnects,4:N0}  ack p99 {p.AckP99Ms,6:0.0} ms "));
     }
 
     public static IReadOnlyList<(string Measure, string Value)> Rows(ScenarioResult r)
@@ -43,35 +38,9 @@ internal static class ScenarioReport
         ];
     }
 
-    public static void WriteTable(ScenarioResult result)
-    {
-        var table = new Table().AddColumn("Measure").AddColumn(new TableColumn("Value").RightAligned());
-        foreach (var (measure, value) in Rows(result))
-        {
-            table.AddRow(Markup.Escape(measure), Markup.Escape(value));
-        }
+    public static ReportTable Render(ScenarioResult result) =>
+        new(["Measure", "Value"], Rows(result).Select(row => (IReadOnlyList<string>)[row.Measure, row.Value]).ToList());
 
-        AnsiConsole.Write(table);
-    }
-
-    public static async Task<(string Markdown, string Json)> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken)
-    {
-        Directory.CreateDirectory(directory);
-        var name = $"{result.Scenario}-{DateTime.UtcNow:yyyyMMdd-HHmmss}";
-        var markdownPath = Path.Combine(directory, name + ".md");
-        var jsonPath = Path.Combine(directory, name + ".json");
-        var markdown = new StringBuilder()
-            .AppendLine(CultureInfo.InvariantCulture, $"# Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}")
-            .AppendLine()
-            .AppendLine("| Measure | Value |")
-            .AppendLine("|---|---:|");
-        foreach (var (measure, value) in Rows(result))
-        {
-            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {measure} | {value} |");
-        }
-
-        await File.WriteAllTextAsync(markdownPath, markdown.ToString(), cancellationToken).ConfigureAwait(false);
-        await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(result, JsonOptions), cancellationToken).ConfigureAwait(false);
-        return (markdownPath, jsonPath);
-    }
+    public static Task<(string Markdown, string Json)> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken) =>
+        Render(result).WriteFilesAsync(result, directory, result.Scenario, $"Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}", null, cancellationToken);
 }

@@ -34,10 +34,20 @@ internal sealed record ScenarioSettings
 
     public int Window { get; init; } = 64;
 
+    /// <summary>How long every connection stays open and idle before its clients start sending.</summary>
+    public TimeSpan Hold { get; init; } = TimeSpan.Zero;
+
     /// <summary>How long to wait for the last acks, and then for the records in Kafka.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     public string ResultsDirectory { get; init; } = "results";
+
+    /// <summary>
+    /// A paced scenario sending for <paramref name="duration"/>: one message per interval per client,
+    /// so <c>duration / interval</c> messages of <see cref="Batch"/> events each (at least one).
+    /// </summary>
+    public ScenarioSettings RunningFor(TimeSpan duration) =>
+        this with { EventsPerClient = (int)Math.Max(1, Math.Floor(duration / Interval)) * Batch };
 
     /// <summary>The named scenarios of issue 5, with their default shapes; options override them.</summary>
     public static ScenarioSettings Preset(string name, Uri url, string bootstrapServers) => name switch
@@ -50,8 +60,8 @@ internal sealed record ScenarioSettings
         "batch" => new() { Name = name, Url = url, BootstrapServers = bootstrapServers, Clients = 32, EventsPerClient = 5_000, Batch = 100, Simulation = LoadSimulation.AsFastAsAcked },
         // A steady trickle for 10 minutes: 64 clients, one event every 100 ms, 6,000 each.
         "soak" => new() { Name = name, Url = url, BootstrapServers = bootstrapServers, Clients = 64, EventsPerClient = 6_000 },
-        // Many connections, each sending one event a second.
-        "connections" => new() { Name = name, Url = url, BootstrapServers = bootstrapServers, Clients = 5_000, EventsPerClient = 10, Interval = TimeSpan.FromSeconds(1) },
+        // Many connections opened and held idle for 10 s, then one event each (spread over a second).
+        "connections" => new() { Name = name, Url = url, BootstrapServers = bootstrapServers, Clients = 5_000, EventsPerClient = 1, Interval = TimeSpan.FromSeconds(1), Hold = TimeSpan.FromSeconds(10) },
         _ => throw new ArgumentException($"Unknown scenario '{name}'.", nameof(name)),
     };
 

@@ -38,10 +38,24 @@ internal static class ScenarioRunner
         var body = settings.Simulation == LoadSimulation.Paced
             ? LoadDriver.Paced(runId, settings.EventsPerClient, settings.Batch, settings.Interval, scheduleLag: null)
             : LoadDriver.AsFastAsAcked(runId, settings.EventsPerClient, settings.Batch);
+        if (settings.Hold > TimeSpan.Zero)
+        {
+            body = LoadDriver.AfterHold(settings.Hold, body);
+        }
 
         var started = Stopwatch.GetTimestamp();
+        var previous = (Time: TimeSpan.Zero, Sent: 0L, Acked: 0L);
         using var progressTimer = onProgress is null ? null : new Timer(
-            _ => onProgress(new ScenarioProgress(Stopwatch.GetElapsedTime(started), stats.EventsSent, stats.EventsAcked, stats.EventsErrored, verifier.RecordsRead, stats.Reconnects, stats.AckLatency.Percentile(99) / 1000.0)),
+            _ =>
+            {
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                long sent = Interlocked.Read(ref stats.EventsSent), acked = Interlocked.Read(ref stats.EventsAcked);
+                var seconds = Math.Max(1e-3, (elapsed - previous.Time).TotalSeconds);
+                onProgress(new ScenarioProgress(
+                    elapsed, Interlocked.Read(ref stats.ConnectionsOpen), sent, acked, (sent - previous.Sent) / seconds, (acked - previous.Acked) / seconds,
+                    Interlocked.Read(ref stats.EventsErrored), verifier.RecordsRead, Interlocked.Read(ref stats.Reconnects), stats.AckLatency.Percentile(99) / 1000.0));
+                previous = (elapsed, sent, acked);
+            },
             null, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
         var elapsed = await LoadDriver.RunAsync(settings.Url, settings.Clients, options, stats, body, settings.DrainTimeout, cancellationToken).ConfigureAwait(false);
         await verifier.CatchUpAsync(settings.DrainTimeout, cancellationToken).ConfigureAwait(false);
@@ -111,7 +125,8 @@ internal static class ScenarioRunner
 }
 
 /// <summary>A live snapshot for the progress line.</summary>
-internal readonly record struct ScenarioProgress(TimeSpan Elapsed, long Sent, long Acked, long Errored, long Landed, long Reconnects, double AckP99Ms);
+internal readonly record struct ScenarioProgress(
+    TimeSpan Elapsed, long Open, long Sent, long Acked, double SentPerSecond, double AckedPerSecond, long Errored, long Landed, long Reconnects, double AckP99Ms);
 
 /// <summary>What a scenario run measured and verified.</summary>
 internal sealed record ScenarioResult

@@ -11,7 +11,7 @@ internal static class EventIds
     public const int ConnectionOpened = 100;
     public const int ConnectionClosed = 101;
     public const int ConnectionFailed = 102;
-    public const int HandshakeRejected = 103;
+    public const int HandshakeRejected = 103; // any refused /ws or /stream request
     public const int MessageTooLarge = 104;
     public const int InvalidUtf8 = 105;
     public const int DrainTimedOut = 106;
@@ -26,4 +26,15 @@ internal static class EventIds
     public const int LibrdkafkaLog = 207;
     public const int KafkaReachable = 208;
     public const int KafkaUnreachable = 209;
+
+    public const int StreamConsumerStarted = 300;
+    public const int StreamConsumerStopped = 301;
+    public const int StreamPositioned = 302;
+    public const int StreamKafkaUnreachable = 303;
+    public const int StreamConsumeError = 304;
+    public const int StreamConsumerFailed = 305;
+    public const int StreamLibrdkafkaLog = 306;
+    public const int SubscriberOpened = 310;
+    public const int SubscriberClosed = 311;
+    public const int SubscriberDropping = 312;
 }

@@ -25,6 +25,9 @@ internal sealed class IngestMetrics
     private long _deadLettersFailed;
     private long _bytesReceived;
     private long _acksSent;
+    private long _streamSubscribers;
+    private long _streamDelivered;
+    private long _streamDropped;
 
     public IngestMetrics(IMeterFactory meterFactory)
     {
@@ -40,6 +43,9 @@ internal sealed class IngestMetrics
         meter.CreateObservableCounter("ingest.dead_letters.failed", () => Volatile.Read(ref _deadLettersFailed), "{record}", "Dead-letter records Kafka did not take");
         meter.CreateObservableCounter("ingest.bytes.received", () => Volatile.Read(ref _bytesReceived), "By", "Payload bytes of data messages received");
         meter.CreateObservableCounter("ingest.acks.sent", () => Volatile.Read(ref _acksSent), "{frame}", "Ack frames sent (each covers every message resolved before it)");
+        meter.CreateObservableUpDownCounter("ingest.stream.subscribers", () => Volatile.Read(ref _streamSubscribers), "{subscriber}", "Open /stream subscriptions");
+        meter.CreateObservableCounter("ingest.stream.events.delivered", () => Volatile.Read(ref _streamDelivered), "{event}", "Events written to /stream subscribers");
+        meter.CreateObservableCounter("ingest.stream.events.dropped", () => Volatile.Read(ref _streamDropped), "{event}", "Events dropped for /stream subscribers whose queue was full");
         Meter = meter;
     }
 
@@ -72,6 +78,14 @@ internal sealed class IngestMetrics
 
     public void DeadLetterWritten(bool failed) => Interlocked.Increment(ref failed ? ref _deadLettersFailed : ref _deadLetters);
 
+    public void StreamSubscribed() => Interlocked.Increment(ref _streamSubscribers);
+
+    public void StreamUnsubscribed() => Interlocked.Decrement(ref _streamSubscribers);
+
+    public void StreamEventsDelivered(int count) => Interlocked.Add(ref _streamDelivered, count);
+
+    public void StreamEventDropped() => Interlocked.Increment(ref _streamDropped);
+
     /// <summary>A consistent-enough snapshot for <c>/stats</c>.</summary>
     public GatewayStats Snapshot(int channelDepth, int channelCapacity) => new(
         Volatile.Read(ref _connectionsActive),
@@ -85,6 +99,9 @@ internal sealed class IngestMetrics
         Volatile.Read(ref _acksSent),
         channelDepth,
         channelCapacity,
+        Volatile.Read(ref _streamSubscribers),
+        Volatile.Read(ref _streamDelivered),
+        Volatile.Read(ref _streamDropped),
         GC.GetTotalAllocatedBytes(),
         GC.CollectionCount(0),
         GC.CollectionCount(2));
@@ -107,6 +124,9 @@ internal sealed record GatewayStats(
     long AcksSent,
     int ChannelDepth,
     int ChannelCapacity,
+    long StreamSubscribers,
+    long StreamDelivered,
+    long StreamDropped,
     long AllocatedBytes,
     int Gen0Collections,
     int Gen2Collections);

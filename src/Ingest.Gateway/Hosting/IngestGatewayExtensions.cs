@@ -2,6 +2,7 @@ using System.Globalization;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Kafka;
 using Ingest.Gateway.Pipeline;
+using Ingest.Gateway.Streaming;
 using Ingest.Gateway.WebSockets;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.Options;
@@ -49,16 +50,21 @@ public static class IngestGatewayExtensions
         services.AddSingleton<EventChannel>();
         services.AddSingleton<KafkaEndpoint>();
         services.AddSingleton<KafkaHealth>();
+        services.AddSingleton<ClientAccess>();
         services.AddSingleton<ConnectionServices>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<WebSocketIngestEndpoint>();
+        services.AddSingleton<StreamHub>();
+        services.AddSingleton<StreamEndpoint>();
         services.AddHostedService<KafkaBatchProducer>();
         services.AddHostedService<KafkaHealthMonitor>();
+        // Returns at once when Ingest:Stream:Enabled is false; else reads Kafka only while someone subscribes.
+        services.AddHostedService<StreamConsumer>();
         services.AddHostedService<DevEnvironmentPublisher>();
         return builder;
     }
 
-    /// <summary>Maps <c>/ws</c>, <c>/healthz</c>, <c>/readyz</c>, <c>/stats</c> and the test page.</summary>
+    /// <summary>Maps <c>/ws</c>, <c>/stream</c> (unless disabled), <c>/healthz</c>, <c>/readyz</c>, <c>/stats</c> and the test page.</summary>
     public static WebApplication MapIngestGateway(this WebApplication app)
     {
         app.UseWebSockets();
@@ -66,6 +72,11 @@ public static class IngestGatewayExtensions
         app.UseStaticFiles(new StaticFileOptions { OnPrepareResponse = ClientScriptHeaders(app.Services.GetRequiredService<IOptions<IngestOptions>>().Value) });
 
         app.Map("/ws", (HttpContext context, WebSocketIngestEndpoint endpoint) => endpoint.HandleAsync(context));
+        if (app.Services.GetRequiredService<IOptions<IngestOptions>>().Value.Stream.Enabled)
+        {
+            app.MapGet("/stream", (HttpContext context, StreamEndpoint endpoint) => endpoint.HandleAsync(context));
+        }
+
         app.MapGet("/healthz", () => Results.Json(new { status = "live" }));
         app.MapGet("/readyz", (KafkaHealth kafka, EventChannel channel, ConnectionRegistry registry) =>
         {

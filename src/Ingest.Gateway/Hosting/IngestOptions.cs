@@ -35,6 +35,10 @@ public sealed class IngestOptions
     [ValidateObjectMembers]
     public ShutdownOptions Shutdown { get; set; } = new();
 
+    /// <summary><c>GET /stream</c>: Server-Sent Events of the events read back from Kafka.</summary>
+    [ValidateObjectMembers]
+    public StreamOptions Stream { get; set; } = new();
+
     /// <summary>
     /// This gateway instance's id, written to every record's <c>ingest-gateway</c> header.
     /// Defaults to the host name and process id.
@@ -147,4 +151,33 @@ public sealed class ShutdownOptions
     /// <summary>Upper bound for the whole drain: flush, final acks, closes. Defaults to 30000 ms, the host's default.</summary>
     [Range(1_000, 3_600_000)]
     public int TimeoutMs { get; set; } = 30_000;
+}
+
+/// <summary><c>GET /stream</c>, Server-Sent Events of the events topic (<c>Ingest:Stream</c>).</summary>
+public sealed class StreamOptions
+{
+    /// <summary>
+    /// Whether <c>/stream</c> is served. Defaults to true. When false the endpoint is not mapped
+    /// (404) and the gateway starts no Kafka consumer.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Events that may wait for one subscriber; past it, that subscriber's new events are dropped
+    /// and counted (and it is told). Defaults to 1024: about a second of a busy dashboard's events,
+    /// and a few hundred KB per subscriber at typical sizes.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int QueueCapacity { get; set; } = 1_024;
+
+    /// <summary>
+    /// Interval of the <c>: heartbeat</c> comment. Defaults to 15000 ms, below the 30-60 s idle
+    /// timeouts of common proxies and load balancers, so idle streams stay open.
+    /// </summary>
+    [Range(100, 3_600_000)]
+    public int HeartbeatMs { get; set; } = 15_000;
+
+    /// <summary>Concurrent subscribers; the next one gets 503. Defaults to 1000.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxSubscribers { get; set; } = 1_000;
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Hosting;
 using Microsoft.Extensions.Options;
@@ -7,18 +5,17 @@ using Microsoft.Extensions.Options;
 namespace Ingest.Gateway.WebSockets;
 
 /// <summary>
-/// <c>GET /ws</c>: checks the handshake (API key, origin, connection limit, draining) and serves the
-/// accepted WebSocket with an <see cref="IngestConnection"/>.
+/// <c>GET /ws</c>: checks the handshake (API key and origin through <see cref="ClientAccess"/>,
+/// connection limit, draining) and serves the accepted WebSocket with an <see cref="IngestConnection"/>.
 /// </summary>
 internal sealed partial class WebSocketIngestEndpoint(
     ConnectionServices services,
     ConnectionRegistry registry,
+    ClientAccess access,
     IOptions<IngestOptions> options,
     IHostApplicationLifetime lifetime,
     ILogger<WebSocketIngestEndpoint> logger)
 {
-    private readonly byte[][] _apiKeys = options.Value.Auth.ApiKeys.Select(Encoding.UTF8.GetBytes).ToArray();
-    private readonly HashSet<string> _allowedOrigins = new(options.Value.AllowedOrigins.Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
     private readonly TimeSpan _keepAliveInterval = TimeSpan.FromMilliseconds(options.Value.WebSocket.KeepAliveIntervalMs);
     private readonly TimeSpan _keepAliveTimeout = TimeSpan.FromMilliseconds(options.Value.WebSocket.KeepAliveTimeoutMs);
 
@@ -26,32 +23,25 @@ internal sealed partial class WebSocketIngestEndpoint(
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            await RejectAsync(context, StatusCodes.Status400BadRequest, "websocket_required", "GET /ws must be a WebSocket upgrade request");
+            await access.RejectAsync(context, StatusCodes.Status400BadRequest, "websocket_required", "GET /ws must be a WebSocket upgrade request");
             return;
         }
 
-        if (_apiKeys.Length > 0 && !IsAuthorized(context.Request))
+        if (!await access.AdmitAsync(context))
         {
-            await RejectAsync(context, StatusCodes.Status401Unauthorized, "unauthorized", "a valid API key is required: Authorization: Bearer <key>, or ?access_token=<key>");
-            return;
-        }
-
-        if (_allowedOrigins.Count > 0 && context.Request.Headers.Origin is { Count: > 0 } origin && !_allowedOrigins.Contains(origin.ToString().TrimEnd('/')))
-        {
-            await RejectAsync(context, StatusCodes.Status403Forbidden, "origin_not_allowed", $"origin {origin} is not allowed");
             return;
         }
 
         if (registry.IsDraining)
         {
-            await RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; connect to another instance");
+            await access.RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "draining", "the gateway is shutting down; connect to another instance");
             return;
         }
 
         if (!registry.TryAdd())
         {
             context.Response.Headers.RetryAfter = "5";
-            await RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "too_many_connections", "the gateway is at its connection limit");
+            await access.RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "too_many_connections", "the gateway is at its connection limit");
             return;
         }
 
@@ -83,44 +73,6 @@ internal sealed partial class WebSocketIngestEndpoint(
         }
     }
 
-    private bool IsAuthorized(HttpRequest request)
-    {
-        string? key = null;
-        var authorization = request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            key = authorization["Bearer ".Length..].Trim();
-        }
-        else if (request.Query.TryGetValue("access_token", out var token))
-        {
-            key = token.ToString();
-        }
-
-        if (string.IsNullOrEmpty(key))
-        {
-            return false;
-        }
-
-        var presented = Encoding.UTF8.GetBytes(key);
-        var match = false;
-        foreach (var accepted in _apiKeys)
-        {
-            // Constant-time comparison, and no early exit, so timing does not reveal keys.
-            match |= CryptographicOperations.FixedTimeEquals(presented, accepted);
-        }
-
-        return match;
-    }
-
-    private async Task RejectAsync(HttpContext context, int status, string code, string message)
-    {
-        Log.HandshakeRejected(logger, status, code, context.Connection.RemoteIpAddress?.ToString());
-        context.Response.StatusCode = status;
-        await context.Response.WriteAsJsonAsync(new HandshakeError(code, message));
-    }
-
-    internal sealed record HandshakeError(string Error, string Message);
-
     private static partial class Log
     {
         [LoggerMessage(EventIds.ConnectionOpened, LogLevel.Debug, "Connection {ConnectionId} opened from {RemoteAddress}")]
@@ -128,8 +80,5 @@ internal sealed partial class WebSocketIngestEndpoint(
 
         [LoggerMessage(EventIds.ConnectionClosed, LogLevel.Debug, "Connection {ConnectionId} closed ({CloseStatus})")]
         public static partial void ConnectionClosed(ILogger logger, string connectionId, System.Net.WebSockets.WebSocketCloseStatus? closeStatus);
-
-        [LoggerMessage(EventIds.HandshakeRejected, LogLevel.Information, "Handshake rejected with {Status} {Code} from {RemoteAddress}")]
-        public static partial void HandshakeRejected(ILogger logger, int status, string code, string? remoteAddress);
     }
 }

@@ -30,6 +30,10 @@ public sealed class OptionsValidationTests
         { "Channel.Capacity=0", "Ingest:Channel:Capacity" },
         { "Shutdown.ReconnectWindowMs=-1", "Ingest:Shutdown:ReconnectWindowMs" },
         { "Shutdown.TimeoutMs=999", "Ingest:Shutdown:TimeoutMs" },
+        { "Stream.QueueCapacity=0", "Ingest:Stream:QueueCapacity" },
+        { "Stream.HeartbeatMs=99", "Ingest:Stream:HeartbeatMs" },
+        { "Stream.HeartbeatMs=3600001", "Ingest:Stream:HeartbeatMs" },
+        { "Stream.MaxSubscribers=0", "Ingest:Stream:MaxSubscribers" },
     };
 
     [Fact]
@@ -93,6 +97,9 @@ public sealed class OptionsValidationTests
     [InlineData("WebSocket.KeepAliveIntervalMs=0")]
     [InlineData("Shutdown.ReconnectWindowMs=0")]
     [InlineData("Channel.Capacity=1")]
+    [InlineData("Stream.QueueCapacity=1")]
+    [InlineData("Stream.HeartbeatMs=100")]
+    [InlineData("Stream.MaxSubscribers=1")]
     public void Validate_BoundaryValue_Succeeds(string setting)
     {
         var result = new IngestOptionsValidator().Validate(null, With(setting));
@@ -252,6 +259,7 @@ public sealed class OptionsValidationTests
             "WebSocket" => options.WebSocket,
             "Channel" => options.Channel,
             "Shutdown" => options.Shutdown,
+            "Stream" => options.Stream,
             _ => throw new ArgumentException(section, nameof(setting)),
         };
         var member = target.GetType().GetProperty(property) ?? throw new ArgumentException(property, nameof(setting));

@@ -1,4 +1,5 @@
 using Ingest.LoadTest.Cli;
+using Ingest.LoadTest.Scenarios;
 
 namespace Ingest.UnitTests.LoadTest;
 
@@ -39,5 +40,35 @@ public sealed class LoadTestCommandTests
         var parse = LoadTestCommand.Create().Parse(["bench", "--connections", "0"]);
 
         Assert.Contains(parse.Errors, e => e.Message.Contains("--connections", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RunningFor_TenMinutesAtOneMessageEvery100Ms_Is6000MessagesOfTheBatch()
+    {
+        var soak = ScenarioSettings.Preset("soak", new Uri("ws://127.0.0.1/ws"), "127.0.0.1:9092");
+
+        Assert.Equal(6_000, soak.RunningFor(TimeSpan.FromMinutes(10)).EventsPerClient);
+        Assert.Equal(60_000, (soak with { Batch = 10 }).RunningFor(TimeSpan.FromMinutes(10)).EventsPerClient);
+        Assert.Equal(1, soak.RunningFor(TimeSpan.FromMilliseconds(10)).EventsPerClient);
+    }
+
+    [Fact]
+    public void ConnectionsPreset_HoldsIdleThenSendsOneEventEach()
+    {
+        var connections = ScenarioSettings.Preset("connections", new Uri("ws://127.0.0.1/ws"), "127.0.0.1:9092");
+
+        Assert.True(connections.Hold > TimeSpan.Zero);
+        Assert.Equal(1, connections.EventsPerClient);
+        Assert.Equal(LoadSimulation.Paced, connections.Simulation);
+    }
+
+    [Fact]
+    public void Scenario_HoldAndDurationOptions_Parse()
+    {
+        var parse = LoadTestCommand.Create().Parse(["soak", "--duration-seconds", "600", "--hold-seconds", "5"]);
+
+        Assert.Empty(parse.Errors);
+        Assert.Equal(600, parse.GetValue<int?>("--duration-seconds"));
+        Assert.Equal(5, parse.GetValue<int?>("--hold-seconds"));
     }
 }
