@@ -44,6 +44,53 @@ public sealed class TestPageTests(BrowserFixture browser)
         var inKafka = PageEvents.ReadSeqs(gateway, clientId, (int)counters.Acked);
         Assert.Equal(acked.Order(), inKafka.Order());
         Assert.Equal(inKafka.Order(), inKafka); // one connection, one clientId: in the order sent
+    }
+
+    [Fact]
+    public async Task Page_ShowsItsOwnEventsComingBackThroughStream_WithRoundTripTimes()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        var clientId = NewClientId();
+        await using var session = await BrowserSession.OpenAsync(browser, new Uri(gateway.HttpUri, $"/?clientId={clientId}&rate=20"));
+        await Assertions.Expect(session.Page.Locator("#stream-state")).ToHaveTextAsync("live", new() { Timeout = 60_000 });
+
+        // Another client on the same topic: the page asked /stream for its own clientId only.
+        await session.EvaluateAsync(
+            """
+            async ({ url }) => {
+              const other = new Ingest.Client({ url, clientId: "someone-else" });
+              for (let i = 0; i < 20; i++) other.send({ msg: "not for this page", seq: -1 });
+              await other.flush();
+              other.close();
+            }
+            """,
+            new { url = gateway.WebSocketUri.ToString() });
+        var rows = session.Page.Locator("#stream-rows tr");
+        await session.WaitForAsync($"() => document.querySelectorAll('#stream-rows tr[data-client-id=\"{clientId}\"]').length >= 40", "40 rows streamed back");
+        await session.Page.ClickAsync("#pause");
+        await session.WaitForAsync("() => ingestPage.client.counters.buffered === 0", "idle");
+        var acked = await session.EvaluateAsync<long[]>("() => ingestPage.ackedSeqs");
+        // Live from the moment /stream was ready: every acked event after the first streamed one comes back.
+        await session.WaitForAsync(
+            "() => { const s = ingestPage.stream.seqs; const first = Math.min(...s); return ingestPage.ackedSeqs.filter((q) => q >= first).every((q) => s.includes(q)); }",
+            "every acked event after the first streamed one",
+            diagnostics: "() => ({ streamed: ingestPage.stream.seqs, acked: ingestPage.ackedSeqs })");
+        var streamed = await session.EvaluateAsync<long[]>("() => ingestPage.stream.seqs");
+
+        Assert.Empty(await session.Page.Locator("#stream-rows tr:not([data-client-id=\"" + clientId + "\"])").AllAsync());
+        Assert.Subset(acked.ToHashSet(), streamed.ToHashSet());
+        Assert.Equal(streamed.Length, streamed.Distinct().Count());
+        await Assertions.Expect(session.Page.Locator("#stream-received")).ToHaveTextAsync(streamed.Length.ToString(CultureInfo.InvariantCulture));
+        foreach (var cell in await session.Page.Locator("#stream-rows td.rt").AllTextContentsAsync())
+        {
+            Assert.Matches("^[0-9]+ ms$", cell);
+            Assert.InRange(int.Parse(cell.Split(' ')[0], CultureInfo.InvariantCulture), 0, 30_000);
+        }
+
+        var newest = rows.First;
+        await Assertions.Expect(newest.Locator("td").Nth(1)).ToHaveTextAsync($"page event {streamed.Max()}");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"stream: {streamed.Length} of {acked.Length} acked events streamed back; round trip avg {await session.Page.Locator("#rt-avg").TextContentAsync()}, max {await session.Page.Locator("#rt-max").TextContentAsync()}");
         await SaveScreenshotAsync(session, "page.png");
     }
 
@@ -73,7 +120,7 @@ public sealed class TestPageTests(BrowserFixture browser)
     }
 
     [Fact]
-    public async Task GatewayRestartOnTheSamePort_PageBuffersReconnectsResends_EveryAckedEventIsInKafka()
+    public async Task GatewayRestartOnTheSamePort_PageBuffersAndReconnects_EveryAckedEventIsInKafka_AndTheStreamResumes()
     {
         var settings = new Dictionary<string, string?> { ["Ingest:Shutdown:ReconnectWindowMs"] = "300" };
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
@@ -89,6 +136,11 @@ public sealed class TestPageTests(BrowserFixture browser)
         await using var second = await TestGateway.StartAsync(settings, cluster, port: first.HttpUri.Port, topic: first.Topic);
 
         await session.WaitForAsync($"() => ingestPage.client.counters.reconnects >= 1 && ingestPage.client.counters.acked >= {offline.Acked + offline.Buffered + 20}", "reconnect and 20 more acked events");
+        // The page's EventSource came back too: events generated after the restart stream back.
+        await session.WaitForAsync(
+            $"() => ingestPage.stream.seqs.some((q) => q > {offline.Acked + offline.Buffered})",
+            "an event from after the restart back through /stream",
+            diagnostics: "() => ({ state: document.getElementById('stream-state').textContent, seqs: ingestPage.stream.seqs.slice(-5) })");
         await session.Page.ClickAsync("#pause");
         await session.WaitForAsync("() => { const c = ingestPage.client.counters; return c.buffered === 0 && c.sent === c.acked; }", "idle");
         var counters = await session.CountersAsync();
