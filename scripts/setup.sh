@@ -23,7 +23,9 @@ command -v npm >/dev/null || die "Node.js with npm is required (to fetch the lib
 # Runtime libraries that librdkafka links against (present on most Debian installs already).
 ensure_apt_packages libssl3 zlib1g libzstd1 liblz4-1
 if $want_tests; then
-  : # The test suite needs nothing beyond the runtime libraries yet.
+  # The browser tests (tests/Ingest.BrowserTests) drive Debian's Chromium through Playwright;
+  # Playwright's own browser download needs the internet, so it is never used.
+  ensure_apt_packages chromium
 fi
 mkdir -p "$ROOT/.cache/nuget-feed"
 ensure_librdkafka "$ROOT"

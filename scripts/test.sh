@@ -11,6 +11,8 @@ dotnet build "$ROOT/Ingest.sln" -c Release --nologo -v quiet -clp:ErrorsOnly || 
 
 results="$ROOT/.cache/test-results"
 rm -rf "$results"
+# Files tests leave for people (the browser tests' screenshots) go next to the .trx files.
+export INGEST_TEST_ARTIFACTS="$results"
 dotnet test "$ROOT/Ingest.sln" -c Release --no-build --nologo \
   --results-directory "$results" --logger "trx" --logger "console;verbosity=normal" "$@"
 rc=$?
@@ -28,5 +30,8 @@ done
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the runner failed outside any test (crash, build or discovery error)
 fi
+for shot in "$results"/screenshots/*.png; do
+  [ -f "$shot" ] && log "screenshot: $shot"
+done
 echo "$passed passed, $failed failed"
 [ "$rc" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -4,6 +4,7 @@ using Ingest.Gateway.Kafka;
 using Ingest.Gateway.Pipeline;
 using Ingest.Gateway.Streaming;
 using Ingest.Gateway.WebSockets;
+using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -68,7 +69,7 @@ public static class IngestGatewayExtensions
     {
         app.UseWebSockets();
         app.UseDefaultFiles();
-        app.UseStaticFiles();
+        app.UseStaticFiles(new StaticFileOptions { OnPrepareResponse = ClientScriptHeaders(app.Services.GetRequiredService<IOptions<IngestOptions>>().Value) });
 
         app.Map("/ws", (HttpContext context, WebSocketIngestEndpoint endpoint) => endpoint.HandleAsync(context));
         if (app.Services.GetRequiredService<IOptions<IngestOptions>>().Value.Stream.Enabled)
@@ -101,6 +102,39 @@ public static class IngestGatewayExtensions
         // Start the embedded broker (when configured) with the host, not at the first request.
         _ = app.Services.GetRequiredService<KafkaEndpoint>();
         return app;
+    }
+
+    /// <summary>
+    /// Headers for <c>/ingest.js</c>, which pages on other origins load. A classic
+    /// <c>&lt;script src&gt;</c> needs no CORS, but <c>type="module"</c> and <c>crossorigin</c>
+    /// loads do: allow the origins that may open <c>/ws</c> (any, when none are configured).
+    /// <c>no-cache</c> makes browsers revalidate (ETag) so that a new gateway's client is picked up.
+    /// </summary>
+    private static Action<StaticFileResponseContext> ClientScriptHeaders(IngestOptions options)
+    {
+        var allowed = new HashSet<string>(options.AllowedOrigins.Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+        return context =>
+        {
+            if (!context.Context.Request.Path.Equals("/ingest.js", StringComparison.OrdinalIgnoreCase))
+            {
+                return;
+            }
+
+            var headers = context.Context.Response.Headers;
+            headers.CacheControl = "no-cache";
+            if (allowed.Count == 0)
+            {
+                headers.AccessControlAllowOrigin = "*";
+                return;
+            }
+
+            headers.Vary = "Origin";
+            var origin = context.Context.Request.Headers.Origin.ToString();
+            if (origin.Length > 0 && allowed.Contains(origin.TrimEnd('/')))
+            {
+                headers.AccessControlAllowOrigin = origin;
+            }
+        };
     }
 
     private static void AddLogging(IHostApplicationBuilder builder)

@@ -50,17 +50,20 @@ public sealed class EmbeddedKafkaModeTests
     }
 
     [Fact]
-    public async Task TestPage_IsServedAtRoot_AndOpensTheWebSocket()
+    public async Task TestPage_IsServedAtRoot_WithTheClientScriptAndItsApp()
     {
         await using var gateway = await TestGateway.StartAsync();
 
         var response = await gateway.Http.GetAsync(new Uri("/", UriKind.Relative), TestContext.Current.CancellationToken);
         var html = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        var app = await gateway.Http.GetAsync(new Uri("/app.js", UriKind.Relative), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("\"/ws\"", html, StringComparison.Ordinal);
-        Assert.Contains("timestamp: Date.now()", html, StringComparison.Ordinal);
+        Assert.Contains("<script src=\"ingest.js\"></script>", html, StringComparison.Ordinal);
+        Assert.Contains("<script src=\"app.js\"></script>", html, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, app.StatusCode);
+        Assert.Contains("new Ingest.Client(", await app.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
     }
 
     [Fact]

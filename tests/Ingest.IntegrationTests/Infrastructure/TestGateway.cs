@@ -50,21 +50,28 @@ internal sealed class TestGateway : IAsyncDisposable
     /// <summary>
     /// Starts a gateway. <paramref name="settings"/> are gateway configuration keys
     /// (e.g. <c>Ingest:WebSocket:MaxMessageBytes</c>); <paramref name="cluster"/> defaults to a new
-    /// one-broker cluster that the gateway disposes.
+    /// one-broker cluster that the gateway disposes. A restarted gateway passes the
+    /// <paramref name="port"/> and <paramref name="topic"/> of the one it replaces (the topic and its
+    /// dead-letter topic are then not created again); 0 and null mean a random port and new topics.
     /// </summary>
     public static async Task<TestGateway> StartAsync(
         IDictionary<string, string?>? settings = null,
         EmbeddedKafkaCluster? cluster = null,
         int partitions = 4,
-        string? bootstrapServers = null)
+        string? bootstrapServers = null,
+        int port = 0,
+        string? topic = null)
     {
         var ownsCluster = cluster is null;
         cluster ??= EmbeddedKafkaCluster.Start(brokerCount: 1);
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var topic = $"events-{suffix}";
-        var deadLetterTopic = $"events-{suffix}.dlq";
-        cluster.CreateTopic(topic, partitions);
-        cluster.CreateTopic(deadLetterTopic, partitions);
+        var deadLetterTopic = $"{topic}.dlq";
+        if (topic is null)
+        {
+            topic = $"events-{Guid.NewGuid().ToString("N")[..8]}";
+            deadLetterTopic = $"{topic}.dlq";
+            cluster.CreateTopic(topic, partitions);
+            cluster.CreateTopic(deadLetterTopic, partitions);
+        }
 
         var configuration = new Dictionary<string, string?>
         {
@@ -81,7 +88,7 @@ internal sealed class TestGateway : IAsyncDisposable
             configuration[key] = value;
         }
 
-        var app = GatewayApp.Build(["--urls", "http://127.0.0.1:0"], builder => builder.Configuration.AddInMemoryCollection(configuration));
+        var app = GatewayApp.Build(["--urls", $"http://127.0.0.1:{port}"], builder => builder.Configuration.AddInMemoryCollection(configuration));
         await app.StartAsync(TestContext.Current.CancellationToken);
         return new TestGateway(app, cluster, ownsCluster, topic, deadLetterTopic);
     }
