@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Ingest.Kafka;
 using Ingest.Kafka.Embedded;
 using Ingest.LoadTest.Engine;
@@ -22,64 +23,79 @@ internal static class BenchRunner
             return 2;
         }
 
-        var result = new BenchResult { Connections = options.Connections, Events = options.Events, Batch = options.Batch, Window = options.Window, Partitions = options.Partitions };
+        BenchResult result;
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
         var suffix = Guid.NewGuid().ToString("N")[..8];
         string rawTopic = $"bench-raw-{suffix}", gatewayTopic = $"bench-gw-{suffix}", memoryTopic = $"bench-mem-{suffix}";
-        foreach (var topic in new[] { rawTopic, gatewayTopic, gatewayTopic + ".dlq", memoryTopic, memoryTopic + ".dlq" })
+        foreach (var topic in new[] { rawTopic + "-warm", gatewayTopic, gatewayTopic + ".dlq", memoryTopic, memoryTopic + ".dlq" })
         {
             cluster.CreateTopic(topic, options.Partitions);
         }
 
-        // (a) Raw producer.
-        await log.WriteLineAsync($"(a) raw producer: {options.Events:N0} events to {options.Partitions} partitions...").ConfigureAwait(false);
-        var rawCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        var raw = RawProducerBench.Run(cluster.BootstrapServers, rawTopic, options.Connections, options.Events);
-        result.RawCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - rawCpu0).TotalSeconds;
-        result.RawEventsPerSecond = raw.EventsPerSecond;
-        result.RawDelivered = raw.Delivered;
-        result.RawLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, rawTopic, TimeSpan.FromSeconds(10));
-
-        // (b) Gateway end to end.
+        // (a) and (b) alternate for --rounds rounds on warm processes (this machine is noisy: the
+        // report takes the round with the median ratio, and lists every round).
         var settings = GatewaySettings(cluster.BootstrapServers, gatewayTopic);
         await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, settings, cancellationToken).ConfigureAwait(false))
         {
             var runId = $"b{suffix}";
             var clientOptions = new LoadClientOptions { Window = options.Window };
             var perClient = options.Events / options.Connections;
-            var warmStats = new LoadStats();
-            await log.WriteLineAsync($"(b) gateway pid {gateway.ProcessId} at {gateway.WebSocketUri}: warm-up...").ConfigureAwait(false);
-            await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, warmStats,
-                LoadDriver.AsFastAsAcked(runId + "w", Math.Max(100, perClient / 10), options.Batch), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+            await log.WriteLineAsync($"warm-up: raw producer ({options.Events / 4:N0} events), gateway pid {gateway.ProcessId} at {gateway.WebSocketUri} (the same load as a round, so that the JIT has finished tiering up)...").ConfigureAwait(false);
+            RawProducerBench.Run(cluster.BootstrapServers, rawTopic + "-warm", options.Connections, Math.Max(1, options.Events / 4));
+            await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, new LoadStats(),
+                LoadDriver.AsFastAsAcked(runId + "w", perClient, options.Batch), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
 
-            await log.WriteLineAsync($"(b) {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
-            var fullStats = new LoadStats();
-            var gatewayCpu0 = gateway.CpuTime;
-            var allocated0 = await gateway.GetStatAsync("allocatedBytes", cancellationToken).ConfigureAwait(false);
-            var acks0 = await gateway.GetStatAsync("acksSent", cancellationToken).ConfigureAwait(false);
-            var gen0Collections0 = await gateway.GetStatAsync("gen0Collections", cancellationToken).ConfigureAwait(false);
-            var harnessCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            var elapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, fullStats,
-                LoadDriver.AsFastAsAcked(runId, perClient, options.Batch), TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
-            result.GatewayCpuSeconds = (gateway.CpuTime - gatewayCpu0).TotalSeconds;
-            result.HarnessCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - harnessCpu0).TotalSeconds;
-            result.GatewayAllocatedBytes = await gateway.GetStatAsync("allocatedBytes", cancellationToken).ConfigureAwait(false) - allocated0;
-            result.GatewayAckFrames = await gateway.GetStatAsync("acksSent", cancellationToken).ConfigureAwait(false) - acks0;
-            result.GatewayGen0Collections = await gateway.GetStatAsync("gen0Collections", cancellationToken).ConfigureAwait(false) - gen0Collections0;
-            result.GatewayMessages = fullStats.MessagesSent;
-            result.GatewaySeconds = elapsed.TotalSeconds;
-            result.GatewaySent = fullStats.EventsSent;
-            result.GatewayAcked = fullStats.EventsAcked;
-            result.GatewayErrored = fullStats.EventsErrored;
-            result.GatewayEventsPerSecond = fullStats.EventsAcked / elapsed.TotalSeconds;
-            result.FullSpeedAckLatency = fullStats.AckLatency.Summarize();
-            result.GatewayLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, gatewayTopic, TimeSpan.FromSeconds(10)) - warmStats.EventsAcked;
+            var rounds = new List<BenchResult>();
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                var r = new BenchResult { Connections = options.Connections, Events = options.Events, Batch = options.Batch, Window = options.Window, Partitions = options.Partitions };
+                await log.WriteLineAsync($"round {round}/{options.Rounds}: (a) raw producer, {options.Events:N0} events to {options.Partitions} partitions...").ConfigureAwait(false);
+                var roundRawTopic = $"{rawTopic}-{round}";
+                cluster.CreateTopic(roundRawTopic, options.Partitions);
+                var rawCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+                var raw = RawProducerBench.Run(cluster.BootstrapServers, roundRawTopic, options.Connections, options.Events);
+                r.RawCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - rawCpu0).TotalSeconds;
+                r.RawEventsPerSecond = raw.EventsPerSecond;
+                r.RawDelivered = raw.Delivered;
+                r.RawLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, roundRawTopic, TimeSpan.FromSeconds(10));
+
+                await log.WriteLineAsync($"round {round}/{options.Rounds}: (b) gateway, {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
+                var landed0 = TopicWatermarks.CountRecords(cluster.BootstrapServers, gatewayTopic, TimeSpan.FromSeconds(10));
+                var fullStats = new LoadStats();
+                var gatewayCpu0 = gateway.CpuTime;
+                var allocated0 = await gateway.GetStatAsync("allocatedBytes", cancellationToken).ConfigureAwait(false);
+                var acks0 = await gateway.GetStatAsync("acksSent", cancellationToken).ConfigureAwait(false);
+                var gen0Collections0 = await gateway.GetStatAsync("gen0Collections", cancellationToken).ConfigureAwait(false);
+                var harnessCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+                var elapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, fullStats,
+                    LoadDriver.AsFastAsAcked($"{runId}r{round}", perClient, options.Batch), TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+                r.GatewayCpuSeconds = (gateway.CpuTime - gatewayCpu0).TotalSeconds;
+                r.HarnessCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - harnessCpu0).TotalSeconds;
+                r.GatewayAllocatedBytes = await gateway.GetStatAsync("allocatedBytes", cancellationToken).ConfigureAwait(false) - allocated0;
+                r.GatewayAckFrames = await gateway.GetStatAsync("acksSent", cancellationToken).ConfigureAwait(false) - acks0;
+                r.GatewayGen0Collections = await gateway.GetStatAsync("gen0Collections", cancellationToken).ConfigureAwait(false) - gen0Collections0;
+                r.GatewayMessages = fullStats.MessagesSent;
+                r.GatewaySeconds = elapsed.TotalSeconds;
+                r.GatewaySent = fullStats.EventsSent;
+                r.GatewayAcked = fullStats.EventsAcked;
+                r.GatewayErrored = fullStats.EventsErrored;
+                r.GatewayEventsPerSecond = fullStats.EventsAcked / elapsed.TotalSeconds;
+                r.FullSpeedAckLatency = fullStats.AckLatency.Summarize();
+                r.GatewayLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, gatewayTopic, TimeSpan.FromSeconds(10)) - landed0;
+                await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"round {round}/{options.Rounds}: raw {r.RawEventsPerSecond:N0}/s, gateway {r.GatewayEventsPerSecond:N0}/s, ratio {r.Ratio:P0}")).ConfigureAwait(false);
+                rounds.Add(r);
+            }
+
+            result = rounds.OrderBy(r => r.Ratio).ElementAt(rounds.Count / 2);
+            result.Rounds = [.. rounds.Select(r => new BenchRound(r.RawEventsPerSecond, r.GatewayEventsPerSecond, r.Ratio))];
+            result.Passed = rounds.All(r => r.GatewayLanded == r.GatewayAcked && r.GatewayAcked == r.GatewaySent && r.RawLanded == options.Events);
 
             // Half of the measured maximum, paced.
             var rate = result.GatewayEventsPerSecond / 2;
             var pacedPerClient = (int)Math.Max(1, rate * options.PacedSeconds / options.Connections);
             var interval = TimeSpan.FromSeconds(options.PacedSeconds * (double)options.Batch / pacedPerClient);
             await log.WriteLineAsync($"(b) paced at {rate:N0} events/s ({options.Connections} connections, one message every {interval.TotalMilliseconds:0.###} ms each) for {options.PacedSeconds} s...").ConfigureAwait(false);
+            var pause0 = await gateway.GetStatAsync("gcPauseMs", cancellationToken).ConfigureAwait(false);
             var pacedStats = new LoadStats();
             var lag = new LatencyHistogram();
             var pacedElapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, pacedStats,
@@ -88,6 +104,8 @@ internal static class BenchRunner
             result.PacedEventsPerSecond = pacedStats.EventsAcked / pacedElapsed.TotalSeconds;
             result.PacedAckLatency = pacedStats.AckLatency.Summarize();
             result.PacedScheduleLag = lag.Summarize();
+            result.PacedGcPauseMs = await gateway.GetStatAsync("gcPauseMs", cancellationToken).ConfigureAwait(false) - pause0;
+            result.PacedSeconds = pacedElapsed.TotalSeconds;
         }
 
         // (c) Memory per idle connection, on a fresh gateway process.
@@ -121,7 +139,7 @@ internal static class BenchRunner
         report.WriteToConsole();
         var (markdown, json) = await BenchReport.WriteFilesAsync(result, options.ResultsDirectory, cancellationToken).ConfigureAwait(false);
         await log.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
-        return result.GatewayLanded == result.GatewayAcked && result.GatewayAcked == result.GatewaySent ? 0 : 1;
+        return result.Passed ? 0 : 1;
     }
 
     private static Dictionary<string, string> GatewaySettings(string bootstrapServers, string topic) => new()
@@ -178,8 +196,15 @@ internal sealed class BenchResult
     public double PacedEventsPerSecond { get; set; }
     public LatencySummary? PacedAckLatency { get; set; }
     public LatencySummary? PacedScheduleLag { get; set; }
+    public long PacedGcPauseMs { get; set; }
+    public double PacedSeconds { get; set; }
+    public IReadOnlyList<BenchRound> Rounds { get; set; } = [];
+    public bool Passed { get; set; }
     public int IdleConnections { get; set; }
     public long RssBeforeBytes { get; set; }
     public long RssAfterBytes { get; set; }
     public double BytesPerIdleConnection { get; set; }
 }
+
+/// <summary>One round of (a) and (b).</summary>
+internal sealed record BenchRound(double RawEventsPerSecond, double GatewayEventsPerSecond, double Ratio);

@@ -104,12 +104,13 @@ internal sealed class IngestMetrics
         Volatile.Read(ref _streamDropped),
         GC.GetTotalAllocatedBytes(),
         GC.CollectionCount(0),
-        GC.CollectionCount(2));
+        GC.CollectionCount(2),
+        (long)GC.GetTotalPauseDuration().TotalMilliseconds);
 }
 
 /// <summary>
 /// Totals since start, as served by <c>/stats</c>. <c>AcksSent</c> counts ack frames (each may cover
-/// many messages); <c>AllocatedBytes</c> and the collection counts are the process's managed heap
+/// many messages); <c>AllocatedBytes</c>, the collection counts and the total GC pause are the process's managed heap
 /// activity, for comparing runs (the load harness reports them per event).
 /// </summary>
 internal sealed record GatewayStats(
@@ -129,4 +130,5 @@ internal sealed record GatewayStats(
     long StreamDropped,
     long AllocatedBytes,
     int Gen0Collections,
-    int Gen2Collections);
+    int Gen2Collections,
+    long GcPauseMs);
