@@ -46,7 +46,8 @@
     ackedSeqs: ackedSeqs,
     setRate: setRate,
     generated: () => seq,
-    stream: { received: 0, dropped: 0, seqs: [] },
+    // duplicates: events seen again (a resend after a lost ack lands twice; at-least-once).
+    stream: { received: 0, dropped: 0, duplicates: 0, seqs: [] },
   };
   window.ingestPage = page;
 
@@ -153,11 +154,19 @@
     $("stream-state").dataset.state = state;
   }
 
+  const seen = new Set();
+
   function onTelemetry(message) {
     const record = JSON.parse(message.data);
     const event = record.event || {};
     const roundTrip = Date.now() - event.timestamp;
     page.stream.received++;
+    if (seen.has(event.seq)) {
+      page.stream.duplicates++;
+      $("stream-duplicates").textContent = page.stream.duplicates;
+    } else if (seen.size < 1000000) {
+      seen.add(event.seq);
+    }
     if (page.stream.seqs.length < 1000000) {
       page.stream.seqs.push(event.seq);
     }

@@ -157,5 +157,13 @@ public sealed class TestPageTests(BrowserFixture browser)
         Assert.True(counters.Reconnects >= 1);
         Assert.Equal(Enumerable.Range(1, (int)counters.Sent).Select(i => (long)i), landed.Order());
         Assert.Equal(counters.Sent, acked.Distinct().Count());
+
+        // The page counts what came back twice through /stream (resends may duplicate): its count
+        // matches the seqs it streamed, shows on the page, and cannot exceed Kafka's duplicates.
+        var streamed = await session.EvaluateAsync<long[]>("() => ingestPage.stream.seqs");
+        var pageDuplicates = await session.EvaluateAsync<long>("() => ingestPage.stream.duplicates");
+        Assert.Equal(streamed.Length - streamed.Distinct().Count(), pageDuplicates);
+        Assert.Equal(pageDuplicates.ToString(CultureInfo.InvariantCulture), await session.Page.TextContentAsync("#stream-duplicates"));
+        Assert.InRange(pageDuplicates, 0, duplicates);
     }
 }
