@@ -6,7 +6,17 @@ namespace Ingest.Kafka;
 public static class TopicWatermarks
 {
     /// <summary>Sum over partitions of (high - low) watermark: the records the topic holds.</summary>
-    public static long CountRecords(string bootstrapServers, string topic, TimeSpan timeout)
+    public static long CountRecords(string bootstrapServers, string topic, TimeSpan timeout) =>
+        Sum(bootstrapServers, topic, timeout, offsets => offsets.High.Value - offsets.Low.Value);
+
+    /// <summary>
+    /// Sum over partitions of the high watermark: the records ever appended (without transactions),
+    /// which retention does not lower. The difference of two calls counts what was written between.
+    /// </summary>
+    public static long CountAppended(string bootstrapServers, string topic, TimeSpan timeout) =>
+        Sum(bootstrapServers, topic, timeout, offsets => offsets.High.Value);
+
+    private static long Sum(string bootstrapServers, string topic, TimeSpan timeout, Func<WatermarkOffsets, long> count)
     {
         var partitions = GetPartitions(bootstrapServers, topic, timeout);
         using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
@@ -18,7 +28,7 @@ public static class TopicWatermarks
         foreach (var partition in partitions)
         {
             var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), timeout);
-            total += offsets.High.Value - offsets.Low.Value;
+            total += count(offsets);
         }
 
         return total;

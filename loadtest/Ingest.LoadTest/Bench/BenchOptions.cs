@@ -16,7 +16,7 @@ internal sealed record BenchOptions
     public int PacedSeconds { get; init; } = 10;
 
     /// <summary>Rounds of raw producer then gateway; the report takes the round with the median ratio.</summary>
-    public int Rounds { get; init; } = 3;
+    public int Rounds { get; init; } = 5;
 
     public int IdleConnections { get; init; } = 10_000;
 

@@ -30,7 +30,7 @@ internal static class LoadTestCommand
         var partitions = Positive("--partitions", "Partitions of the benchmark topics (the embedded broker keeps 5 MiB per partition).", 8);
         var paced = Positive("--paced-seconds", "Duration of the run paced at half the measured maximum.", 10);
         var idle = Positive("--idle-connections", "Idle connections for the memory measurement.", 10_000);
-        var rounds = Positive("--rounds", "Rounds of raw producer then gateway; the report shows each and takes the median ratio.", 3);
+        var rounds = Positive("--rounds", "Rounds of raw producer then gateway; the report shows each and takes the median ratio.", 5);
         var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
         var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
         var command = new Command("bench", "Raw producer vs gateway end to end on one embedded broker; latency at full and half speed; memory per idle connection.")

@@ -11,6 +11,29 @@ public sealed class EmbeddedKafkaClusterTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     [Fact]
+    public void Watermarks_PastTheMocksRetention_CountRecordsShrinks_CountAppendedDoesNot()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        cluster.CreateTopic("retained", partitions: 1);
+        const int count = 8_000;
+        var random = new Random(42);
+
+        using (var producer = new ProducerBuilder<string, string>(KafkaClientDefaults.IdempotentProducer(cluster.BootstrapServers)).Build())
+        {
+            for (var i = 0; i < count; i++)
+            {
+                // Random bytes: 8 MiB in all even compressed, past the mock's 5 MiB per partition.
+                producer.Produce("retained", new Message<string, string> { Key = "k", Value = Convert.ToBase64String(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 768)) });
+            }
+
+            Assert.Equal(0, producer.Flush(Timeout));
+        }
+
+        Assert.Equal(count, TopicWatermarks.CountAppended(cluster.BootstrapServers, "retained", Timeout));
+        Assert.InRange(TopicWatermarks.CountRecords(cluster.BootstrapServers, "retained", Timeout), 1, count - 1);
+    }
+
+    [Fact]
     public void Start_ListensOnLoopback_WithOneAddressPerBroker()
     {
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 3);

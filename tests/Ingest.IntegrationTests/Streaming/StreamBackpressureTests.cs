@@ -7,6 +7,7 @@ using Ingest.IntegrationTests.Infrastructure;
 namespace Ingest.IntegrationTests.Streaming;
 
 /// <summary>Slow and stuck subscribers lose their own events, and slow down nothing else.</summary>
+[Collection(MeasurementCollection.Name)]
 public sealed class StreamBackpressureTests
 {
     [Fact]
@@ -56,9 +57,11 @@ public sealed class StreamBackpressureTests
             output?.WriteLine($"{run.Name}: ingest {run.Ingest.TotalMilliseconds:F0} ms ({eventsPerRun / run.Ingest.TotalSeconds:F0} events/s), reading subscriber complete after {run.Delivered.TotalMilliseconds:F0} ms, stuck subscriber dropped {run.StuckDropped}");
         }
 
-        var ingestRatio = stuck.Sum(r => r.Ingest.TotalMilliseconds) / free.Sum(r => r.Ingest.TotalMilliseconds);
-        var deliveryRatio = stuck.Sum(r => r.Delivered.TotalMilliseconds) / free.Sum(r => r.Delivered.TotalMilliseconds);
-        output?.WriteLine($"with/without a stuck subscriber: ingest time ratio {ingestRatio:F2}, reading subscriber's completion time ratio {deliveryRatio:F2}");
+        // Best run against best run: a spike from something else on the machine lengthens a run, it
+        // cannot shorten one, so the fastest of each kind is the least disturbed measurement.
+        var ingestRatio = stuck.Min(r => r.Ingest.TotalMilliseconds) / free.Min(r => r.Ingest.TotalMilliseconds);
+        var deliveryRatio = stuck.Min(r => r.Delivered.TotalMilliseconds) / free.Min(r => r.Delivered.TotalMilliseconds);
+        output?.WriteLine($"with/without a stuck subscriber, fastest runs: ingest time ratio {ingestRatio:F2}, reading subscriber's completion time ratio {deliveryRatio:F2}");
 
         // The reading subscriber got every event, none dropped; the stuck one lost events in every round.
         Assert.Equal(expected, reader.TelemetryCount);
