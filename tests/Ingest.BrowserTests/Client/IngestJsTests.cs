@@ -124,7 +124,7 @@ public sealed class IngestJsTests(BrowserFixture browser)
             }
             """,
             new { url = gateway.WebSocketUri.ToString(), clientId });
-        await WaitUntilAsync(() => gateway.Metrics.Snapshot(0, 0).EventsReceived >= 30, "the gateway read the 30 events");
+        await Poll.UntilAsync(() => gateway.Metrics.Snapshot(0, 0).EventsReceived >= 30, "the gateway read the 30 events", BrowserSession.DefaultTimeout);
 
         await session.EvaluateAsync(
             """
@@ -294,20 +294,5 @@ public sealed class IngestJsTests(BrowserFixture browser)
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        var deadline = DateTime.UtcNow + BrowserSession.DefaultTimeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Timed out waiting for {what}");
-            }
-
-            await timer.WaitForNextTickAsync(TestContext.Current.CancellationToken);
-        }
     }
 }

@@ -41,14 +41,14 @@ public sealed class StreamBackpressureTests
 
             using (await StuckSubscriber.ConnectAsync(gateway.HttpUri))
             {
-                await WaitForAsync(() => hub.Count == 2, "the stuck subscriber to subscribe");
+                await Poll.UntilAsync(() => hub.Count == 2, "the stuck subscriber to subscribe");
                 var droppedBefore = gateway.Metrics.Snapshot(0, 0).StreamDropped;
                 var run = await MeasureAsync(gateway, reader, $"stuck {round}", eventsPerRun, expected += eventsPerRun);
                 stuck.Add(run with { StuckDropped = gateway.Metrics.Snapshot(0, 0).StreamDropped - droppedBefore });
             }
 
             // Closing the stuck client releases its subscription, though its writes never completed.
-            await WaitForAsync(() => hub.Count == 1, "the stuck subscriber to be released");
+            await Poll.UntilAsync(() => hub.Count == 1, "the stuck subscriber to be released");
         }
 
         var output = TestContext.Current.TestOutputHelper;
@@ -98,7 +98,7 @@ public sealed class StreamBackpressureTests
             await ws.WaitForAckAsync(ws.Sent);
         }
 
-        await WaitForAsync(() => gateway.Metrics.Snapshot(0, 0).StreamDropped > 0, "drops for the slow subscriber");
+        await Poll.UntilAsync(() => gateway.Metrics.Snapshot(0, 0).StreamDropped > 0, "drops for the slow subscriber");
         slow.Resume();
         await slow.WaitUntilAsync(() => slow.TelemetryCount + slow.DroppedTotal >= events, "every event delivered or declared dropped", TimeSpan.FromSeconds(60));
 
@@ -184,16 +184,5 @@ public sealed class StreamBackpressureTests
     {
         var start = data.IndexOf("\"msg\":\"", StringComparison.Ordinal) + 7;
         return data[start..data.IndexOf('"', start)];
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await timer.WaitForNextTickAsync(TestContext.Current.CancellationToken);
-        }
     }
 }

@@ -55,9 +55,9 @@ public sealed class StreamEndpointTests
             await subscriber.DisposeAsync();
         }
 
-        await WaitForAsync(() => hub.Count == 0 && gateway.Metrics.Snapshot(0, 0).StreamSubscribers == 0, "every subscription to be released");
+        await Poll.UntilAsync(() => hub.Count == 0 && gateway.Metrics.Snapshot(0, 0).StreamSubscribers == 0, "every subscription to be released");
         // Nobody subscribes: the consumer lets go of the topic; the next subscriber gets it back.
-        await WaitForAsync(() => !hub.IsLive, "the consumer to go idle");
+        await Poll.UntilAsync(() => !hub.IsLive, "the consumer to go idle");
         await using var again = await SseClient.ConnectAsync(gateway.HttpUri);
         await again.WaitForReadyAsync();
         await using var ws = await TestClient.ConnectAsync(gateway.WebSocketUri);
@@ -108,7 +108,7 @@ public sealed class StreamEndpointTests
         Assert.Contains("too_many_subscribers", await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
 
         await second.DisposeAsync();
-        await WaitForAsync(() => gateway.GetService<StreamHub>().Count == 1, "the second subscription to be released");
+        await Poll.UntilAsync(() => gateway.GetService<StreamHub>().Count == 1, "the second subscription to be released");
         await using var third = await SseClient.ConnectAsync(gateway.HttpUri);
         await third.WaitForReadyAsync();
     }
@@ -141,7 +141,7 @@ public sealed class StreamEndpointTests
             await using var subscriber = await SseClient.ConnectAsync(gateway.HttpUri);
             await subscriber.WaitForReadyAsync();
             using var stuck = await StuckSubscriber.ConnectAsync(gateway.HttpUri);
-            await WaitForAsync(() => gateway.GetService<StreamHub>().Count == 2, "the stuck subscriber");
+            await Poll.UntilAsync(() => gateway.GetService<StreamHub>().Count == 2, "the stuck subscriber");
             // Fill the stuck subscriber's socket, so that its writes wait.
             await using (var ws = await TestClient.ConnectAsync(gateway.WebSocketUri))
             {
@@ -184,7 +184,7 @@ public sealed class StreamEndpointTests
         Assert.False(hub.IsLive);
 
         cluster.SetBrokerUp(1);
-        await WaitForAsync(() => hub.IsLive, "the stream consumer to reach Kafka");
+        await Poll.UntilAsync(() => hub.IsLive, "the stream consumer to reach Kafka");
         await using var ws = await TestClient.ConnectAsync(gateway.WebSocketUri);
         const string sent = "{\"msg\":\"back\",\"clientId\":\"c\",\"timestamp\":1}";
         await ws.SendAndWaitAckAsync(sent);
@@ -199,16 +199,5 @@ public sealed class StreamEndpointTests
         configure?.Invoke(request);
         using var response = await gateway.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
         return response.StatusCode;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await timer.WaitForNextTickAsync(TestContext.Current.CancellationToken);
-        }
     }
 }

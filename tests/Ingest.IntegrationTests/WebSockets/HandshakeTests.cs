@@ -58,7 +58,7 @@ public sealed class HandshakeTests
 
         await second.CloseAsync();
         await second.DisposeAsync();
-        await WaitForAsync(() => gateway.Metrics.Snapshot(0, 0).ConnectionsActive == 1);
+        await Poll.UntilAsync(() => gateway.Metrics.Snapshot(0, 0).ConnectionsActive == 1, "the one connection to be counted");
         Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(gateway.WebSocketUri));
     }
 
@@ -89,16 +89,5 @@ public sealed class HandshakeTests
         }
 
         return socket.HttpStatusCode;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not reached in 30 s");
-            await timer.WaitForNextTickAsync(TestContext.Current.CancellationToken);
-        }
     }
 }
