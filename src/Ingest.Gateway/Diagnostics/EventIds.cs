@@ -37,4 +37,5 @@ internal static class EventIds
     public const int SubscriberOpened = 310;
     public const int SubscriberClosed = 311;
     public const int SubscriberDropping = 312;
+    public const int SubscriberStalled = 313;
 }

@@ -180,4 +180,13 @@ public sealed class StreamOptions
     /// <summary>Concurrent subscribers; the next one gets 503. Defaults to 1000.</summary>
     [Range(1, 1_000_000)]
     public int MaxSubscribers { get; set; } = 1_000;
+
+    /// <summary>
+    /// How long one write (at most 32 KB of frames) may wait for the client to take it before the
+    /// connection is dropped and the subscription released. Defaults to 60000 ms: a slow client only
+    /// loses events, a stuck or vanished one (its TCP window closed, no FIN ever coming) loses the
+    /// stream instead of holding a subscriber slot for good.
+    /// </summary>
+    [Range(1_000, 3_600_000)]
+    public int StallTimeoutMs { get; set; } = 60_000;
 }

@@ -26,6 +26,7 @@ internal sealed partial class StreamEndpoint(
     private const int FlushThresholdBytes = 32 * 1024;
 
     private readonly TimeSpan _heartbeat = TimeSpan.FromMilliseconds(options.Value.Stream.HeartbeatMs);
+    private readonly TimeSpan _stallTimeout = TimeSpan.FromMilliseconds(options.Value.Stream.StallTimeoutMs);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -57,7 +58,7 @@ internal sealed partial class StreamEndpoint(
         }
 
         Log.SubscriberOpened(logger, context.Connection.Id, clientId, context.Connection.RemoteIpAddress?.ToString());
-        var session = new Session(context, subscriber, metrics, logger);
+        var session = new Session(context, subscriber, metrics, logger, _stallTimeout, timeProvider);
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         try
         {
@@ -75,6 +76,12 @@ internal sealed partial class StreamEndpoint(
         catch (IOException)
         {
             // The connection broke mid-write.
+        }
+        catch (TimeoutException) when (session.Flushing)
+        {
+            // One write waited the stall timeout: the client is stuck, or gone without a FIN.
+            Log.SubscriberStalled(logger, context.Connection.Id, _stallTimeout.TotalMilliseconds);
+            context.Abort();
         }
         finally
         {
@@ -159,7 +166,7 @@ internal sealed partial class StreamEndpoint(
     }
 
     /// <summary>One response: buffered writes into Kestrel's pipe, flushes, and what was delivered.</summary>
-    private sealed class Session(HttpContext context, StreamSubscriber subscriber, IngestMetrics metrics, ILogger logger)
+    private sealed class Session(HttpContext context, StreamSubscriber subscriber, IngestMetrics metrics, ILogger logger, TimeSpan stallTimeout, TimeProvider timeProvider)
     {
         private readonly PipeWriter _writer = context.Response.BodyWriter;
         private int _unflushedEvents;
@@ -198,11 +205,15 @@ internal sealed partial class StreamEndpoint(
             }
         }
 
-        /// <summary>Sends what was written; false when the client is gone.</summary>
+        /// <summary>
+        /// Sends what was written; false when the client is gone. Throws <see cref="TimeoutException"/>
+        /// when the client did not take it within the stall timeout.
+        /// </summary>
         public async Task<bool> FlushAsync(CancellationToken cancellationToken)
         {
             Flushing = true;
-            var result = await _writer.FlushAsync(cancellationToken);
+            var flush = _writer.FlushAsync(cancellationToken);
+            var result = flush.IsCompleted ? flush.Result : await flush.AsTask().WaitAsync(stallTimeout, timeProvider, cancellationToken);
             if (result.IsCanceled)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -230,6 +241,9 @@ internal sealed partial class StreamEndpoint(
 
         [LoggerMessage(EventIds.SubscriberClosed, LogLevel.Debug, "Stream subscriber {ConnectionId} closed after {Delivered} events delivered and {Dropped} dropped")]
         public static partial void SubscriberClosed(ILogger logger, string connectionId, long delivered, long dropped);
+
+        [LoggerMessage(EventIds.SubscriberStalled, LogLevel.Information, "Stream subscriber {ConnectionId} did not take a write within {StallTimeoutMs} ms; connection dropped")]
+        public static partial void SubscriberStalled(ILogger logger, string connectionId, double stallTimeoutMs);
 
         [LoggerMessage(EventIds.SubscriberDropping, LogLevel.Information, "Stream subscriber {ConnectionId} (clientId {ClientId}) reads slower than its events arrive; dropping events for it")]
         public static partial void SubscriberDropping(ILogger logger, string connectionId, string? clientId);

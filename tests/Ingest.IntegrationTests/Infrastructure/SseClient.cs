@@ -318,6 +318,33 @@ internal sealed class StuckSubscriber : IDisposable
         return new StuckSubscriber(socket);
     }
 
+    /// <summary>
+    /// Reads (discarding) until the gateway ends the connection: true when it did (end of stream or
+    /// reset) within <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<bool> WaitForEndAsync(TimeSpan timeout)
+    {
+        var buffer = new byte[64 * 1024];
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            while (await _socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Closes the socket (with unread data in it, so the gateway sees a reset).</summary>
     public void Dispose() => _socket.Dispose();
 }

@@ -172,6 +172,39 @@ public sealed class StreamEndpointTests
     }
 
     [Fact]
+    public async Task StuckSubscriber_IsDroppedAfterTheStallTimeout_ItsSlotReleased_WhileOthersStream()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Stream:StallTimeoutMs"] = "1000" });
+        var hub = gateway.GetService<StreamHub>();
+        await using var reader = await SseClient.ConnectAsync(gateway.HttpUri);
+        await reader.WaitForReadyAsync();
+        using var stuck = await StuckSubscriber.ConnectAsync(gateway.HttpUri);
+        await Poll.UntilAsync(() => hub.Count == 2, "the stuck subscriber");
+
+        // 3 MB of events: more than the stuck client's socket buffers take, so a write to it waits.
+        await using (var ws = await TestClient.ConnectAsync(gateway.WebSocketUri))
+        {
+            var padding = new string('p', 1000);
+            for (var n = 0; n < 3_000; n += 50)
+            {
+                await ws.SendAsync("[" + string.Join(',', Enumerable.Range(n, 50).Select(i => $"{{\"msg\":\"{i}\",\"clientId\":\"c\",\"timestamp\":{i},\"pad\":\"{padding}\"}}")) + "]");
+            }
+
+            await ws.WaitForAckAsync(ws.Sent);
+        }
+
+        await Poll.UntilAsync(() => hub.Count == 1 && gateway.Metrics.Snapshot(0, 0).StreamSubscribers == 1, "the stuck subscriber to be dropped");
+        Assert.True(await stuck.WaitForEndAsync(TimeSpan.FromSeconds(30)), "the gateway kept the stuck client's connection open");
+
+        // The reading subscriber is still served.
+        await reader.WaitUntilAsync(() => reader.TelemetryCount + reader.DroppedTotal == 3_000, "the 3,000 events");
+        await using var after = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await after.SendAndWaitAckAsync("{\"msg\":\"after\",\"clientId\":\"c\",\"timestamp\":1}");
+        await reader.WaitUntilAsync(() => reader.Telemetry.Any(e => e.Data.Contains("\"msg\":\"after\"", StringComparison.Ordinal)), "the event sent after the stuck subscriber was dropped");
+        Assert.False(reader.Ended);
+    }
+
+    [Fact]
     public async Task KafkaDownAtStart_StreamStillAnswersReady_AndEventsFlowOnceKafkaIsBack()
     {
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);

@@ -34,6 +34,7 @@ public sealed class OptionsValidationTests
         { "Stream.HeartbeatMs=99", "Ingest:Stream:HeartbeatMs" },
         { "Stream.HeartbeatMs=3600001", "Ingest:Stream:HeartbeatMs" },
         { "Stream.MaxSubscribers=0", "Ingest:Stream:MaxSubscribers" },
+        { "Stream.StallTimeoutMs=999", "Ingest:Stream:StallTimeoutMs" },
     };
 
     [Fact]
@@ -100,6 +101,7 @@ public sealed class OptionsValidationTests
     [InlineData("Stream.QueueCapacity=1")]
     [InlineData("Stream.HeartbeatMs=100")]
     [InlineData("Stream.MaxSubscribers=1")]
+    [InlineData("Stream.StallTimeoutMs=1000")]
     public void Validate_BoundaryValue_Succeeds(string setting)
     {
         var result = new IngestOptionsValidator().Validate(null, With(setting));
