@@ -139,8 +139,8 @@ internal static class BenchRunner
 
         var report = BenchReport.Render(result);
         report.WriteToConsole();
-        var (markdown, json) = await BenchReport.WriteFilesAsync(result, options.ResultsDirectory, cancellationToken).ConfigureAwait(false);
-        await log.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
+        var files = await BenchReport.WriteFilesAsync(result, options.ResultsDirectory, cancellationToken).ConfigureAwait(false);
+        await log.WriteLineAsync($"Results: {files}").ConfigureAwait(false);
         return result.Passed ? 0 : 1;
     }
 

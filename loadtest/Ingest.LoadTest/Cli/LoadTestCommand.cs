@@ -128,8 +128,8 @@ internal static class LoadTestCommand
             }
 
             ScenarioReport.Render(result).WriteToConsole();
-            var (markdown, json) = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"Results: {markdown}, {json}").ConfigureAwait(false);
+            var files = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Results: {files}").ConfigureAwait(false);
             return result.Passed ? 0 : 1;
         });
         return command;

@@ -33,12 +33,32 @@ internal static class BenchReport
         return new ReportTable(["Measure", "Value", "Target"], rows.Select(row => (IReadOnlyList<string>)[row.Measure, row.Value, row.Target]).ToList());
     }
 
-    public static Task<(string Markdown, string Json)> WriteFilesAsync(BenchResult result, string directory, CancellationToken cancellationToken) =>
+    public static IReadOnlyList<BarChart> Charts(BenchResult r)
+    {
+        var charts = new List<BarChart>
+        {
+            new("Events/s per round: raw producer (a) and gateway (b)", "events/s", [.. r.Rounds.SelectMany((x, i) => new[] { ($"round {i + 1} raw", x.RawEventsPerSecond), ($"round {i + 1} gateway", x.GatewayEventsPerSecond) })]),
+        };
+        if (r.FullSpeedAckLatency is { } full)
+        {
+            charts.Add(BarChart.Latency("Send-to-ack at full speed (median round)", full));
+        }
+
+        if (r.PacedAckLatency is { } paced)
+        {
+            charts.Add(BarChart.Latency("Send-to-ack paced at half the maximum", paced));
+        }
+
+        return charts;
+    }
+
+    public static Task<ReportFiles> WriteFilesAsync(BenchResult result, string directory, CancellationToken cancellationToken) =>
         Render(result).WriteFilesAsync(
             result,
             directory,
             "bench",
             $"Ingest bench, {DateTime.UtcNow:u}",
             string.Create(CultureInfo.InvariantCulture, $"{result.Connections} connections, {result.Events:N0} events, batch {result.Batch}, window {result.Window}, {result.Partitions} partitions, {Environment.ProcessorCount} cores."),
+            Charts(result),
             cancellationToken);
 }

@@ -41,6 +41,9 @@ internal static class ScenarioReport
     public static ReportTable Render(ScenarioResult result) =>
         new(["Measure", "Value"], Rows(result).Select(row => (IReadOnlyList<string>)[row.Measure, row.Value]).ToList());
 
-    public static Task<(string Markdown, string Json)> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken) =>
-        Render(result).WriteFilesAsync(result, directory, result.Scenario, $"Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}", null, cancellationToken);
+    public static IReadOnlyList<BarChart> Charts(ScenarioResult result) =>
+        [BarChart.Latency("Send to ack", result.AckLatency), BarChart.Latency("Send to landed in Kafka", result.LandedLatency)];
+
+    public static Task<ReportFiles> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken) =>
+        Render(result).WriteFilesAsync(result, directory, result.Scenario, $"Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}", null, Charts(result), cancellationToken);
 }
