@@ -120,6 +120,46 @@ public sealed class TestPageTests(BrowserFixture browser)
     }
 
     [Fact]
+    public async Task ResentEvents_LandTwice_AndThePageCountsTheDuplicatesItStreams()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        await using var gateway = await TestGateway.StartAsync(cluster: cluster);
+        var clientId = NewClientId();
+        await using var session = await BrowserSession.OpenAsync(browser, new Uri(gateway.HttpUri, $"/?clientId={clientId}&rate=20"));
+        await session.WaitForAsync("() => ingestPage.client.counters.acked >= 10 && ingestPage.stream.received >= 10", "10 events acked and streamed back");
+
+        // Kafka stops answering: the gateway reads the page's events but cannot ack them. Then the
+        // connection drops (as on a network blip): the page resends what was not acked, while the
+        // gateway still holds the first copies for Kafka. Both land once the broker is back.
+        cluster.SetBrokerDown(1);
+        await session.WaitForAsync("() => { const c = ingestPage.client.counters; return c.sent - c.acked >= 10; }", "10 events sent and not acked");
+        await session.EvaluateAsync("() => ingestPage.client.reconnect()");
+        await session.WaitForAsync("() => ingestPage.client.counters.resent >= 10", "the unacked events resent");
+        await session.Page.ClickAsync("#pause");
+        cluster.SetBrokerUp(1);
+        await session.WaitForAsync("() => { const c = ingestPage.client.counters; return c.buffered === 0 && c.sent === c.acked; }", "idle", diagnostics: "() => ingestPage.client.stats()");
+        var counters = await session.CountersAsync();
+
+        var records = (int)Ingest.Kafka.TopicWatermarks.CountRecords(gateway.Kafka.BootstrapServers, gateway.Topic, TimeSpan.FromSeconds(30));
+        var inKafka = PageEvents.ReadSeqs(gateway, clientId, records);
+        var kafkaDuplicates = inKafka.Count - inKafka.Distinct().Count();
+        // The page starts sending before its /stream is live: it streams every record from its
+        // first streamed event on (one clientId, one partition, in offset order).
+        var firstStreamed = await session.EvaluateAsync<long>("() => Math.min(...ingestPage.stream.seqs)");
+        var streamable = inKafka.SkipWhile(seq => seq != firstStreamed).ToList();
+        await session.WaitForAsync($"() => ingestPage.stream.received >= {streamable.Count}", "every record from the first streamed one on", diagnostics: "() => ({ received: ingestPage.stream.received, seqs: ingestPage.stream.seqs.join(',') })");
+        var pageDuplicates = await session.EvaluateAsync<long>("() => ingestPage.stream.duplicates");
+        TestContext.Current.TestOutputHelper?.WriteLine($"resend: sent {counters.Sent}, resent {counters.Resent}, acked {counters.Acked}; Kafka {inKafka.Count} records, {kafkaDuplicates} duplicates; the page streamed from seq {firstStreamed} and counted {pageDuplicates}");
+        Assert.Equal(streamable.Count, await session.EvaluateAsync<long>("() => ingestPage.stream.received"));
+
+        Assert.Equal(Enumerable.Range(1, (int)counters.Sent).Select(i => (long)i), inKafka.Distinct().Order());
+        Assert.True(kafkaDuplicates > 0, "no event landed twice: the resend was not exercised");
+        Assert.Equal(0, await session.EvaluateAsync<long>("() => ingestPage.stream.dropped"));
+        Assert.Equal(streamable.Count - streamable.Distinct().Count(), pageDuplicates);
+        await Assertions.Expect(session.Page.Locator("#stream-duplicates")).ToHaveTextAsync(pageDuplicates.ToString(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task GatewayRestartOnTheSamePort_PageBuffersAndReconnects_EveryAckedEventIsInKafka_AndTheStreamResumes()
     {
         var settings = new Dictionary<string, string?> { ["Ingest:Shutdown:ReconnectWindowMs"] = "300" };

@@ -8,6 +8,46 @@ namespace Ingest.IntegrationTests.Streaming;
 public sealed class StreamDeliveryTests
 {
     [Fact]
+    public async Task BrokerOutage_EveryEventWrittenDuringAndAfterIt_IsStillStreamed()
+    {
+        using var cluster = Ingest.Kafka.Embedded.EmbeddedKafkaCluster.Start(brokerCount: 1);
+        await using var gateway = await TestGateway.StartAsync(cluster: cluster);
+        await using var stream = await SseClient.ConnectAsync(gateway.HttpUri);
+        await stream.WaitForReadyAsync();
+        await using var ws = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        string Event(int n) => $"{{\"msg\":\"outage {n}\",\"clientId\":\"c\",\"timestamp\":{n}}}";
+        for (var n = 0; n < 10; n++)
+        {
+            await ws.SendAsync(Event(n));
+        }
+
+        await ws.WaitForAckAsync(10);
+        await stream.WaitUntilAsync(() => stream.TelemetryCount == 10, "the events before the outage");
+
+        // Read by the gateway while the broker is down; produced once it is back.
+        cluster.SetBrokerDown(1);
+        for (var n = 10; n < 20; n++)
+        {
+            await ws.SendAsync(Event(n));
+        }
+
+        await Poll.UntilAsync(() => gateway.Metrics.Snapshot(0, 0).EventsReceived == 20, "the gateway read the events sent during the outage");
+        // An outage the gateway notices (its health check fails), not a blip.
+        await Poll.UntilAsync(() => !gateway.GetService<Ingest.Gateway.Kafka.KafkaHealth>().IsReachable, "the gateway to see Kafka unreachable");
+        cluster.SetBrokerUp(1);
+        await ws.WaitForAckAsync(20);
+        for (var n = 20; n < 30; n++)
+        {
+            await ws.SendAsync(Event(n));
+        }
+
+        await ws.WaitForAckAsync(30);
+        await stream.WaitUntilAsync(() => stream.TelemetryCount + stream.DroppedTotal >= 30, "every event after the outage", TimeSpan.FromSeconds(30));
+        Assert.Equal(0, stream.DroppedTotal);
+        Assert.Equal(Enumerable.Range(0, 30).Select(n => $"outage {n}"), stream.Telemetry.Select(e => JsonDocument.Parse(e.Data).RootElement.GetProperty("event").GetProperty("msg").GetString()));
+    }
+
+    [Fact]
     public async Task FilteredSubscribers_GetExactlyTheirClientsEvents_ByteForByte_InOrder_AndAnUnfilteredOneGetsAll()
     {
         const int eventsPerClient = 300;
