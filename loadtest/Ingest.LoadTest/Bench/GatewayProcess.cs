@@ -82,11 +82,17 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>The gateway's <c>/stats</c> counter <paramref name="name"/> (camelCase).</summary>
-    public async Task<long> GetStatAsync(string name, CancellationToken cancellationToken)
+    public async Task<long> GetStatAsync(string name, CancellationToken cancellationToken) =>
+        (await GetStatsAsync(cancellationToken).ConfigureAwait(false))[name];
+
+    /// <summary>Every <c>/stats</c> counter (camelCase names), from one request.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetStatsAsync(CancellationToken cancellationToken)
     {
         using var stream = await _http.GetStreamAsync(new Uri("/stats", UriKind.Relative), cancellationToken).ConfigureAwait(false);
         using var document = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return document.RootElement.GetProperty(name).GetInt64();
+        return document.RootElement.EnumerateObject()
+            .Where(property => property.Value.ValueKind == JsonValueKind.Number)
+            .ToDictionary(property => property.Name, property => property.Value.GetInt64(), StringComparer.Ordinal);
     }
 
     public long ResidentBytes => ProcessProbe.ResidentBytes(_process.Id);
