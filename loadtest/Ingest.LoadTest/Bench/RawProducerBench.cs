@@ -54,9 +54,9 @@ internal static class RawProducerBench
         {
             var headers = new Headers
             {
-                { "ingest-received-at", Encoding.ASCII.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-                { "ingest-connection", keys[i % clients] },
-                { "ingest-gateway", gatewayHeader },
+                { IngestHeaders.ReceivedAt, Encoding.ASCII.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)) },
+                { IngestHeaders.Connection, keys[i % clients] },
+                { IngestHeaders.Gateway, gatewayHeader },
             };
             var message = new Message<byte[], byte[]> { Key = keys[i % clients], Value = values[i], Headers = headers };
             while (true)

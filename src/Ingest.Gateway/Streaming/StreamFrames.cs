@@ -12,13 +12,10 @@ namespace Ingest.Gateway.Streaming;
 /// </summary>
 internal static class StreamFrames
 {
-    /// <summary>The reconnection delay EventSource clients use after the stream ends.</summary>
-    public const int RetryMs = 2_000;
-
     /// <summary>Relaxed escaping keeps non-ASCII client ids readable; it still escapes quotes, backslashes and control characters, so no frame line can break.</summary>
     internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary><c>retry: 2000</c>, the first line of every stream.</summary>
+    /// <summary><c>retry: 2000</c>, the first line of every stream: EventSource reconnects 2 s after it ends.</summary>
     public static ReadOnlySpan<byte> Retry => "retry: 2000\n\n"u8;
 
     /// <summary>A comment that keeps proxies from closing an idle stream; EventSource ignores it.</summary>

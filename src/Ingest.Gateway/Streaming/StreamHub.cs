@@ -3,6 +3,7 @@ using System.Text;
 using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Hosting;
+using Ingest.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Streaming;
@@ -191,7 +192,7 @@ internal sealed class StreamHub : IDisposable
     /// <summary>The gateway's <c>ingest-received-at</c> header (Unix ms, decimal ASCII), or null.</summary>
     private static long? ReceivedAt(Headers? headers) =>
         headers is not null
-        && headers.TryGetLastBytes("ingest-received-at", out var bytes)
+        && headers.TryGetLastBytes(IngestHeaders.ReceivedAt, out var bytes)
         && Utf8Parser.TryParse(bytes, out long value, out var consumed)
         && consumed == bytes.Length
             ? value

@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Hosting;
 using Ingest.Gateway.Pipeline;
+using Ingest.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.WebSockets;
@@ -26,7 +27,7 @@ internal sealed class ConnectionServices
         InstanceIdBytes = Encoding.UTF8.GetBytes(string.IsNullOrWhiteSpace(Options.InstanceId)
             ? $"{Environment.MachineName}-{Environment.ProcessId}"
             : Options.InstanceId);
-        GatewayHeader = new Header("ingest-gateway", InstanceIdBytes);
+        GatewayHeader = new Header(IngestHeaders.Gateway, InstanceIdBytes);
         DeadLetters = new UntrackedDeadLetters(metrics);
     }
 
@@ -61,7 +62,7 @@ internal sealed class ConnectionServices
 
         Span<byte> digits = stackalloc byte[20];
         Utf8Formatter.TryFormat(now, digits, out var length);
-        cached = new ReceivedAt(now, new Header("ingest-received-at", digits[..length].ToArray()));
+        cached = new ReceivedAt(now, new Header(IngestHeaders.ReceivedAt, digits[..length].ToArray()));
         Volatile.Write(ref _receivedAt, cached);
         return (now, cached.Header);
     }

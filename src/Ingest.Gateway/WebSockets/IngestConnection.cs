@@ -5,6 +5,7 @@ using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Pipeline;
 using Ingest.Gateway.Validation;
+using Ingest.Kafka;
 
 namespace Ingest.Gateway.WebSockets;
 
@@ -69,7 +70,7 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
         _socket = socket;
         _services = services;
         _connectionId = connectionId;
-        _connectionHeader = new Header("ingest-connection", Encoding.UTF8.GetBytes(connectionId));
+        _connectionHeader = new Header(IngestHeaders.Connection, Encoding.UTF8.GetBytes(connectionId));
         _topic = services.Options.Kafka.Topic;
         _deadLetterTopic = string.IsNullOrEmpty(services.Options.Kafka.DeadLetterTopic) ? null : services.Options.Kafka.DeadLetterTopic;
         _drainTimeout = TimeSpan.FromMilliseconds(services.Options.Shutdown.TimeoutMs);
@@ -248,8 +249,8 @@ internal sealed partial class IngestConnection : IDeliveryTarget, IDisposable
     private IngestMessage CreateDeadLetter(IDeliveryTarget target, long sequence, RejectReason reason, string detail)
     {
         var headers = CreateHeaders(shared: false);
-        headers.Add("ingest-error", Encoding.UTF8.GetBytes(reason.ToCode()));
-        headers.Add("ingest-error-detail", Encoding.UTF8.GetBytes($"message {sequence}: {detail}"));
+        headers.Add(IngestHeaders.Error, Encoding.UTF8.GetBytes(reason.ToCode()));
+        headers.Add(IngestHeaders.ErrorDetail, Encoding.UTF8.GetBytes($"message {sequence}: {detail}"));
         return new IngestMessage(target, sequence, _deadLetterTopic!, [new OutgoingRecord(null, _buffer.Span.ToArray())], headers, isDeadLetter: true);
     }
 

@@ -71,7 +71,7 @@ internal static class ListenerBenchmark
             {
                 Key = clientIds[clientId],
                 Value = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"msg\":\"msg number {i}\",\"clientId\":\"client {clientId + 1}\",\"timestamp\":{firstTimestamp + i}}}")),
-                Headers = new Headers { { "ingest-received-at", receivedAt }, { "ingest-connection", connection }, { "ingest-gateway", gateway } },
+                Headers = new Headers { { IngestHeaders.ReceivedAt, receivedAt }, { IngestHeaders.Connection, connection }, { IngestHeaders.Gateway, gateway } },
             };
             while (true)
             {

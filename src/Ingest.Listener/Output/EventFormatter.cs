@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Ingest.Kafka;
 using Ingest.Listener.Events;
 
 namespace Ingest.Listener.Output;
@@ -17,8 +18,8 @@ internal sealed class EventFormatter
     /// <summary>Dead-letter values can be up to the gateway's message limit (1 MiB); a line shows the start.</summary>
     internal const int MaxDeadLetterValueChars = 512;
 
-    internal const string ErrorHeader = "ingest-error";
-    internal const string ErrorDetailHeader = "ingest-error-detail";
+    internal const string ErrorHeader = IngestHeaders.Error;
+    internal const string ErrorDetailHeader = IngestHeaders.ErrorDetail;
 
     private static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
 

@@ -1,0 +1,23 @@
+namespace Ingest.Kafka;
+
+/// <summary>
+/// Names of the record headers the gateway writes (wire contract, "What lands in Kafka"): one
+/// definition for the gateway that writes them and the tools that read or imitate them.
+/// </summary>
+public static class IngestHeaders
+{
+    /// <summary>When the gateway read the message: Unix milliseconds, decimal ASCII.</summary>
+    public const string ReceivedAt = "ingest-received-at";
+
+    /// <summary>The id of the WebSocket connection the message came on.</summary>
+    public const string Connection = "ingest-connection";
+
+    /// <summary>The id of the gateway instance.</summary>
+    public const string Gateway = "ingest-gateway";
+
+    /// <summary>Dead letters: the error code (or <c>message_too_large</c>).</summary>
+    public const string Error = "ingest-error";
+
+    /// <summary>Dead letters: what was wrong, in words.</summary>
+    public const string ErrorDetail = "ingest-error-detail";
+}
