@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Confluent.Kafka;
+using Ingest.Kafka.Native;
 
 namespace Ingest.Kafka.Embedded;
 
@@ -33,6 +34,12 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// <summary>Comma-separated <c>host:port</c> list of every broker, for <c>bootstrap.servers</c>.</summary>
     public string BootstrapServers { get; }
 
+    /// <summary>
+    /// The version string of the librdkafka the mock cluster API is bound to, asked through that
+    /// binding (<c>rd_kafka_version_str()</c>), for comparison with Confluent.Kafka's.
+    /// </summary>
+    public static string BoundLibraryVersion => Marshal.PtrToStringUTF8(MockClusterNative.VersionString()) ?? "";
+
     /// <summary>Number of brokers; their ids are 1 to <see cref="BrokerCount"/>.</summary>
     public int BrokerCount { get; }
 
@@ -40,9 +47,11 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// Starts a cluster of <paramref name="brokerCount"/> brokers on 127.0.0.1, each on a random
     /// port. Consumer groups start without the broker's usual 3 s initial rebalance delay.
     /// </summary>
+    /// <exception cref="LibrdkafkaLoadException">librdkafka cannot be loaded; the message says why in one line.</exception>
     public static EmbeddedKafkaCluster Start(int brokerCount = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokerCount, 1);
+        _ = LibrdkafkaLibrary.Loaded; // fails here, with the reason, rather than inside the first P/Invoke
         var errstr = new byte[512];
         var conf = MockClusterNative.ConfNew();
         // The hosting handle only carries the mock's logging; errors only, to stderr.
