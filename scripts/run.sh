@@ -6,4 +6,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT/src/Ingest.Gateway"
-exec dotnet run -c Release --no-launch-profile -- "$@"
+# setup.sh built the gateway (Release) and proved that librdkafka loads.
+exec dotnet run -c Release --no-build --no-launch-profile -- "$@"
