@@ -76,6 +76,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
             {
                 // Not listening yet.
             }
+            catch (TaskCanceledException) when (!timeout.IsCancellationRequested)
+            {
+                // This probe hit the client's 10 s timeout, not our deadline: not answering yet.
+            }
 
             await Task.Delay(50, timeout.Token).ConfigureAwait(false);
         }

@@ -124,7 +124,7 @@ internal sealed class LoadClient : IAsyncDisposable
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+            catch (Exception e) when (IsDisconnect(e))
             {
                 // Already gone.
             }
@@ -272,11 +272,22 @@ internal sealed class LoadClient : IAsyncDisposable
             await socket.SendAsync(payload, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (IsDisconnect(e))
         {
             return false; // the receive loop sees the failure and reconnects
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/>, thrown by a send or close on a socket, only means that its
+    /// connection is gone: the socket is being replaced, so it is a disconnect, not a failure of the
+    /// run. That includes <see cref="OperationCanceledException"/>: a send still writing when the
+    /// connection loop aborts the socket (after the gateway closed or dropped it) fails with one,
+    /// wrapping the <see cref="IOException"/> of the closed stream, though no token was cancelled.
+    /// Only for calls whose own token, if any, is meant to end them quietly too.
+    /// </summary>
+    private static bool IsDisconnect(Exception e) =>
+        e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException;
 
     private async Task ReceiveLoopAsync(ClientWebSocket socket, CancellationToken token)
     {
