@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Ingest.LoadTest.Engine;
 
 namespace Ingest.UnitTests.LoadTest;
@@ -5,17 +6,16 @@ namespace Ingest.UnitTests.LoadTest;
 public sealed class LatencyHistogramTests
 {
     [Fact]
-    public void Percentile_EmptyHistogram_IsZero()
+    public void Summarize_EmptyHistogram_IsAllZero()
     {
         var histogram = new LatencyHistogram();
 
+        Assert.Equal(new LatencySummary(0, 0, 0, 0, 0), histogram.Summarize());
         Assert.Equal(0, histogram.Percentile(99));
-        Assert.Equal(0, histogram.Max);
-        Assert.Equal(0, histogram.Count);
     }
 
     [Fact]
-    public void Percentile_SmallValues_AreExact()
+    public void Percentile_SubMillisecondValues_AreExactToTheMicrosecond()
     {
         var histogram = new LatencyHistogram();
         for (var v = 1; v <= 20; v++)
@@ -29,7 +29,7 @@ public sealed class LatencyHistogramTests
     }
 
     [Fact]
-    public void Percentile_UniformMillion_IsWithinThreePercentAbove()
+    public void Percentile_UniformMillion_IsWithinATenthOfAPercentAbove()
     {
         var histogram = new LatencyHistogram();
         for (var v = 1; v <= 1_000_000; v++)
@@ -39,73 +39,60 @@ public sealed class LatencyHistogramTests
 
         foreach (var (percentile, exact) in new[] { (50.0, 500_000L), (90.0, 900_000L), (99.0, 990_000L), (99.9, 999_000L) })
         {
-            var reported = histogram.Percentile(percentile);
-            Assert.InRange(reported, exact, exact + (exact / LatencyHistogram.SubBuckets));
+            Assert.InRange(histogram.Percentile(percentile), exact, exact + (exact / 1000));
         }
 
-        Assert.Equal(1_000_000, histogram.Max);
-        Assert.Equal(500_000.5, histogram.Mean, precision: 3);
+        Assert.Equal(1_000_000, histogram.Count);
     }
 
     [Fact]
-    public void Max_IsExactAndPercentilesNeverExceedIt()
+    public void Summarize_ReportsMillisecondsWithinPrecision()
     {
         var histogram = new LatencyHistogram();
-        histogram.Record(1_000);
+        for (var i = 0; i < 98; i++)
+        {
+            histogram.Record(1_500);
+        }
+
+        histogram.Record(20_000);
         histogram.Record(123_457);
 
-        Assert.Equal(123_457, histogram.Max);
-        Assert.Equal(123_457, histogram.Percentile(100));
-        Assert.InRange(histogram.Percentile(50), 1_000, 1_000 + (1_000 / LatencyHistogram.SubBuckets));
+        var summary = histogram.Summarize();
+
+        Assert.Equal(100, summary.Count);
+        Assert.Equal(1.5, summary.P50Ms);
+        Assert.Equal(1.5, summary.P90Ms);
+        Assert.InRange(summary.P99Ms, 20.0, 20.02);
+        Assert.InRange(summary.MaxMs, 123.457, 123.457 * 1.001);
     }
 
     [Fact]
-    public void Record_NegativeValue_CountsAsZero()
+    public void Record_OutOfRange_IsClampedInsteadOfThrowing()
     {
         var histogram = new LatencyHistogram();
         histogram.Record(-5);
+        histogram.Record(long.MaxValue);
 
-        Assert.Equal(1, histogram.Count);
-        Assert.Equal(0, histogram.Percentile(100));
-    }
-
-    [Theory]
-    [InlineData(0L)]
-    [InlineData(31L)]
-    [InlineData(32L)]
-    [InlineData(63L)]
-    [InlineData(64L)]
-    [InlineData(1_000_003L)]
-    [InlineData(long.MaxValue)]
-    public void BucketOf_ValueLiesWithinItsBucketBounds(long value)
-    {
-        var bucket = LatencyHistogram.BucketOf(value);
-        var upper = LatencyHistogram.UpperBoundOf(bucket);
-        var previousUpper = bucket == 0 ? -1 : LatencyHistogram.UpperBoundOf(bucket - 1);
-
-        Assert.InRange(value, previousUpper + 1, upper);
+        Assert.Equal(2, histogram.Count);
+        Assert.Equal(0, histogram.Percentile(50));
+        Assert.InRange(histogram.Percentile(100), LatencyHistogram.HighestMicroseconds, LatencyHistogram.HighestMicroseconds * 1001 / 1000);
     }
 
     [Fact]
-    public void Add_MergesCountsAndMax()
+    public void RecordSince_StopwatchTimestamps_RecordsMicroseconds()
     {
-        var a = new LatencyHistogram();
-        var b = new LatencyHistogram();
-        for (var v = 1; v <= 10; v++)
-        {
-            a.Record(v);
-            b.Record(v + 10);
-        }
+        var histogram = new LatencyHistogram();
+        var start = Stopwatch.GetTimestamp();
+        histogram.RecordSince(start, start + (Stopwatch.Frequency / 100));
+        // Three hours: beyond the range, and past where ticks * 1,000,000 overflows a long at 1 GHz.
+        histogram.RecordSince(start, start + (3 * 3600 * Stopwatch.Frequency));
 
-        a.Add(b);
-
-        Assert.Equal(20, a.Count);
-        Assert.Equal(20, a.Max);
-        Assert.Equal(10, a.Percentile(50));
+        Assert.InRange(histogram.Percentile(50), 10_000, 10_010);
+        Assert.InRange(histogram.Percentile(100), LatencyHistogram.HighestMicroseconds, LatencyHistogram.HighestMicroseconds * 1001 / 1000);
     }
 
     [Fact]
-    public async Task Record_FromManyThreads_CountsEveryValue()
+    public async Task Record_FromManyTasks_CountsEveryValue()
     {
         var histogram = new LatencyHistogram();
         await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(() =>
@@ -117,6 +104,7 @@ public sealed class LatencyHistogramTests
         }, TestContext.Current.CancellationToken)));
 
         Assert.Equal(800_000, histogram.Count);
-        Assert.Equal(999, histogram.Max);
+        Assert.Equal(999, histogram.Percentile(100));
+        Assert.Equal(499, histogram.Percentile(50));
     }
 }
