@@ -15,11 +15,13 @@ public sealed class StreamBackpressureTests
     {
         const int eventsPerRun = 50_000, rounds = 3;
         // Per-subscriber queue of 20,000 events (~5 MB here): far below one run, so the stuck
-        // subscriber overflows every time; far above what the reading subscriber lags behind.
+        // subscriber, which takes every event, overflows every time. The reading subscriber takes
+        // one connection's events (a quarter): a client in the test process, on the gateway's two
+        // cores, that read everything fell more than 20,000 events behind in one loaded run.
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Stream:QueueCapacity"] = "20000" });
         var hub = gateway.GetService<StreamHub>();
         var received = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await SseClient.ConnectAsync(gateway.HttpUri, retain: false, observer: e =>
+        await using var reader = await SseClient.ConnectAsync(gateway.HttpUri, $"/stream?clientId={Uri.EscapeDataString(ReadClientId)}", retain: false, observer: e =>
         {
             if (e.Type == "telemetry")
             {
@@ -30,20 +32,20 @@ public sealed class StreamBackpressureTests
 
         // Warm-up (JIT, connections, producer): not measured.
         await IngestAsync(gateway, "warm-up", 10_000);
-        await reader.WaitUntilAsync(() => reader.TelemetryCount >= 10_000, "the warm-up events");
+        await reader.WaitUntilAsync(() => reader.TelemetryCount >= 10_000 / Connections, "the warm-up events");
 
         var free = new List<Run>();
         var stuck = new List<Run>();
-        var expected = 10_000L;
+        var expected = 10_000L / Connections;
         for (var round = 0; round < rounds; round++)
         {
-            free.Add(await MeasureAsync(gateway, reader, $"free {round}", eventsPerRun, expected += eventsPerRun));
+            free.Add(await MeasureAsync(gateway, reader, $"free {round}", eventsPerRun, expected += eventsPerRun / Connections));
 
             using (await StuckSubscriber.ConnectAsync(gateway.HttpUri))
             {
                 await Poll.UntilAsync(() => hub.Count == 2, "the stuck subscriber to subscribe");
                 var droppedBefore = gateway.Metrics.Snapshot(0, 0).StreamDropped;
-                var run = await MeasureAsync(gateway, reader, $"stuck {round}", eventsPerRun, expected += eventsPerRun);
+                var run = await MeasureAsync(gateway, reader, $"stuck {round}", eventsPerRun, expected += eventsPerRun / Connections);
                 stuck.Add(run with { StuckDropped = gateway.Metrics.Snapshot(0, 0).StreamDropped - droppedBefore });
             }
 
@@ -129,6 +131,12 @@ public sealed class StreamBackpressureTests
         Assert.InRange(slow.TelemetryCount, 1, events - 1);
     }
 
+    /// <summary>Connections each run ingests over; each sends as its own clientId.</summary>
+    private const int Connections = 4;
+
+    /// <summary>The clientId whose events the reading subscriber takes.</summary>
+    private const string ReadClientId = "load 0";
+
     private sealed record Run(string Name, TimeSpan Ingest, TimeSpan Delivered, long StuckDropped = 0);
 
     /// <summary>Ingests a run and waits until the reading subscriber has all of it.</summary>
@@ -146,14 +154,14 @@ public sealed class StreamBackpressureTests
     /// </summary>
     private static async Task<TimeSpan> IngestAsync(TestGateway gateway, string name, int events)
     {
-        const int connections = 4, batch = 100;
-        var payloads = Enumerable.Range(0, connections)
-            .Select(c => Enumerable.Range(0, events / connections / batch)
+        const int batch = 100;
+        var payloads = Enumerable.Range(0, Connections)
+            .Select(c => Enumerable.Range(0, events / Connections / batch)
                 .Select(b => "[" + string.Join(',', Enumerable.Range(b * batch, batch).Select(i => $"{{\"msg\":\"{name} {c} {i}\",\"clientId\":\"load {c}\",\"timestamp\":{i}}}")) + "]")
                 .ToArray())
             .ToArray();
         var clients = new List<TestClient>();
-        for (var c = 0; c < connections; c++)
+        for (var c = 0; c < Connections; c++)
         {
             clients.Add(await TestClient.ConnectAsync(gateway.WebSocketUri));
         }
