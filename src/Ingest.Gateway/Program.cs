@@ -1,8 +1,7 @@
 using Ingest.Gateway;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Lifecycle;
 using Ingest.Kafka.Embedded;
 using Ingest.Kafka.Native;
-using Microsoft.Extensions.Options;
 
 try
 {
@@ -23,23 +22,13 @@ try
     await app.RunAsync();
     return Environment.ExitCode;
 }
-catch (LibrdkafkaLoadException e)
+catch (Exception e) when (StartupErrors.TryDescribe(e, out var lines, out var exitCode))
 {
-    await Console.Error.WriteLineAsync(e.Message);
-    return 3;
-}
-catch (OptionsValidationException e)
-{
-    // One clear line per problem, naming the configuration key.
-    foreach (var failure in e.Failures)
+    // Configuration and native-library failures: plain lines naming the key or file, no stack trace.
+    foreach (var line in lines)
     {
-        await Console.Error.WriteLineAsync($"Invalid configuration: {ConfigurationErrors.Describe(failure)}");
+        await Console.Error.WriteLineAsync(line);
     }
 
-    return 2;
-}
-catch (InvalidOperationException e) when (e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
-{
-    await Console.Error.WriteLineAsync($"Invalid configuration: {e.Message}");
-    return 2;
+    return exitCode;
 }

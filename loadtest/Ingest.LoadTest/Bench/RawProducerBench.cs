@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
+using Ingest.Contracts;
 using Ingest.Kafka;
 using Ingest.LoadTest.Engine;
 

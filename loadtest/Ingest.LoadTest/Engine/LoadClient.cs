@@ -1,3 +1,4 @@
+using Ingest.Contracts;
 using System.Buffers;
 using System.Diagnostics;
 using System.Net.WebSockets;

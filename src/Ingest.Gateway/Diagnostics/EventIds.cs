@@ -7,6 +7,8 @@ internal static class EventIds
     public const int EmbeddedKafkaStarted = 2;
     public const int DevEnvironmentPublished = 3;
     public const int ShutdownStarted = 4;
+    public const int ConfigurationDeprecated = 5;
+    public const int ShutdownConnectionsLeft = 6;
 
     public const int ConnectionOpened = 100;
     public const int ConnectionClosed = 101;
@@ -26,6 +28,8 @@ internal static class EventIds
     public const int LibrdkafkaLog = 207;
     public const int KafkaReachable = 208;
     public const int KafkaUnreachable = 209;
+    public const int ProducerCrashed = 210;
+    public const int KafkaHealthCheckFailed = 211;
 
     public const int StreamConsumerStarted = 300;
     public const int StreamConsumerStopped = 301;

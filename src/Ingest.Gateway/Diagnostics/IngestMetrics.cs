@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Ingest.Contracts;
 
 namespace Ingest.Gateway.Diagnostics;
 
@@ -107,28 +108,3 @@ internal sealed class IngestMetrics
         GC.CollectionCount(2),
         (long)GC.GetTotalPauseDuration().TotalMilliseconds);
 }
-
-/// <summary>
-/// Totals since start, as served by <c>/stats</c>. <c>AcksSent</c> counts ack frames (each may cover
-/// many messages); <c>AllocatedBytes</c>, the collection counts and the total GC pause are the process's managed heap
-/// activity, for comparing runs (the load harness reports them per event).
-/// </summary>
-internal sealed record GatewayStats(
-    long ConnectionsActive,
-    long ConnectionsOpened,
-    long MessagesReceived,
-    long MessagesRejected,
-    long EventsReceived,
-    long EventsDelivered,
-    long MessagesDeliveryFailed,
-    long DeadLetters,
-    long AcksSent,
-    int ChannelDepth,
-    int ChannelCapacity,
-    long StreamSubscribers,
-    long StreamDelivered,
-    long StreamDropped,
-    long AllocatedBytes,
-    int Gen0Collections,
-    int Gen2Collections,
-    long GcPauseMs);

@@ -4,6 +4,7 @@ using Ingest.Kafka.Discovery;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using Ingest.Gateway.Configuration;
 
 namespace Ingest.Gateway.Hosting;
 
@@ -23,7 +24,7 @@ internal sealed partial class DevEnvironmentPublisher(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (endpoint.Embedded is null)
+        if (!endpoint.IsEmbedded)
         {
             return Task.CompletedTask;
         }

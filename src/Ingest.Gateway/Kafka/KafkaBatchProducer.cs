@@ -1,6 +1,7 @@
 using Confluent.Kafka;
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Lifecycle;
 using Ingest.Gateway.Pipeline;
 using Microsoft.Extensions.Options;
 
@@ -8,10 +9,25 @@ namespace Ingest.Gateway.Kafka;
 
 /// <summary>
 /// The one Kafka producer of the gateway: drains <see cref="EventChannel"/> in batches into
-/// Confluent.Kafka. Delivery reports go back to each message's connection, which turns them into
-/// cumulative acks. Idempotence and <c>acks=all</c> are forced here, whatever the configuration says.
+/// Confluent.Kafka on its own thread, and turns delivery reports into each item's outcome (and the
+/// delivery and dead-letter counts). Idempotence and <c>acks=all</c> are forced by
+/// <see cref="KafkaClientConfigs"/>, whatever the configuration says.
 /// </summary>
-internal sealed partial class KafkaBatchProducer : BackgroundService
+/// <remarks>
+/// The thread owns the librdkafka handle: it produces, polls when librdkafka's queue is full,
+/// flushes at shutdown within the <see cref="ShutdownBudget"/>, and disposes the handle itself, so
+/// that no other thread can destroy it while it is in use.
+/// </remarks>
+internal sealed partial class KafkaBatchProducer(
+    EventChannel channel,
+    KafkaClientConfigs configs,
+    RecordFactory records,
+    KafkaHealth health,
+    IngestMetrics metrics,
+    ShutdownBudget shutdown,
+    IOptions<IngestOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<KafkaBatchProducer> logger) : IHostedService
 {
     /// <summary>Records taken from the channel before looking at it again; bounds one pass of the loop.</summary>
     private const int MaxBatch = 1024;
@@ -22,167 +38,180 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
     /// <summary>Well under <c>linger.ms</c> (5 by default), so it adds next to nothing to latency.</summary>
     private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>Producer properties the wire contract fixes; <c>request.required.acks</c> is librdkafka's name for <c>acks</c>.</summary>
-    internal static readonly string[] GuaranteedProperties = ["enable.idempotence", "acks", "request.required.acks"];
+    /// <summary>How long one poll waits for room while librdkafka's queue is full.</summary>
+    private static readonly TimeSpan QueueFullPoll = TimeSpan.FromMilliseconds(50);
 
-    private readonly EventChannel _channel;
-    private readonly KafkaHealth _health;
-    private readonly IHostApplicationLifetime _lifetime;
-    private readonly ILogger<KafkaBatchProducer> _logger;
-    private readonly IProducer<byte[], byte[]> _producer;
-    private readonly TimeSpan _flushTimeout;
-    private readonly bool _coalesce;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _coalesce = options.Value.Kafka.LingerMs > 0; // linger.ms=0 asks for every message at once
+    private IProducer<byte[], byte[]>? _producer;
+    private long _inFlight; // records produced and not yet reported
+    private long _abandoned; // events failed because the shutdown budget ran out before librdkafka had room
 
-    public KafkaBatchProducer(
-        EventChannel channel,
-        KafkaEndpoint endpoint,
-        KafkaHealth health,
-        IOptions<IngestOptions> options,
-        IHostApplicationLifetime lifetime,
-        ILogger<KafkaBatchProducer> logger)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        _channel = channel;
-        _health = health;
-        _lifetime = lifetime;
-        _logger = logger;
-        _flushTimeout = TimeSpan.FromMilliseconds(options.Value.Shutdown.TimeoutMs);
-        _coalesce = options.Value.Kafka.LingerMs > 0; // linger.ms=0 asks for every message at once
-        var config = CreateConfig(options.Value, endpoint.BootstrapServers);
-        _producer = new ProducerBuilder<byte[], byte[]>(config)
+        _producer = new ProducerBuilder<byte[], byte[]>(configs.Producer())
             .SetErrorHandler(OnError)
             .SetLogHandler(OnLog)
             .Build();
+        new Thread(Run) { IsBackground = true, Name = "kafka-producer" }.Start();
+        Log.ProducerStarted(logger, _producer.Name);
+        return Task.CompletedTask;
     }
 
-    /// <summary>The producer settings: configuration first, then what the guarantees require.</summary>
-    internal static ProducerConfig CreateConfig(IngestOptions options, string bootstrapServers)
+    /// <summary>
+    /// By now the connections have drained: close the channel and let the thread produce what is
+    /// left, flush and dispose, within the shutdown budget.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        var kafka = options.Kafka;
-        // The guaranteed properties are left out and forced below: librdkafka applies properties in
-        // order, so request.required.acks copied from configuration would override the forced acks.
-        var config = new ProducerConfig(kafka.Producer
-            .Where(property => !GuaranteedProperties.Contains(property.Key))
-            .ToDictionary(property => property.Key, property => property.Value))
-        {
-            BootstrapServers = bootstrapServers,
-            ClientId = "ingest-gateway",
-            LingerMs = kafka.LingerMs,
-            BatchSize = kafka.BatchSizeBytes,
-            CompressionType = Enum.Parse<CompressionType>(kafka.Compression, ignoreCase: true),
-            MessageTimeoutMs = kafka.DeliveryTimeoutMs,
-            QueueBufferingMaxKbytes = kafka.QueueBufferingMaxKbytes,
-            // A message of exactly MaxMessageBytes must fit, with its key and headers.
-            MessageMaxBytes = Math.Max(1_000_000, options.WebSocket.MaxMessageBytes + 64 * 1024),
-            SocketNagleDisable = true,
-            // Delivery reports carry only the outcome: the gateway needs no copies of keys or values.
-            DeliveryReportFields = "status",
-        };
-
-        // The guarantees of the wire contract; configuration cannot weaken them.
-        config.EnableIdempotence = true;
-        config.Acks = Acks.All;
-        return config;
+        shutdown.Begin();
+        channel.Complete();
+        await _stopped.Task.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private void Run()
     {
-        Log.ProducerStarted(_logger, _producer.Name);
-        var reader = _channel.Reader;
-        var message = new Message<byte[], byte[]>();
-
-        // Not cancelled by stoppingToken: on shutdown the channel is completed and drained instead,
-        // so that everything the connections read reaches Kafka.
-        while (await reader.WaitToReadAsync(CancellationToken.None))
+        var producer = _producer!;
+        try
         {
-            var taken = 0;
-            while (taken < MaxBatch && reader.TryRead(out var item))
+            var reader = channel.Reader;
+            var message = new Message<byte[], byte[]>();
+            while (WaitToRead(reader))
             {
-                Produce(item, message);
-                taken++;
+                var taken = 0;
+                while (taken < MaxBatch && reader.TryRead(out var item))
+                {
+                    Produce(producer, item, message);
+                    taken++;
+                }
+
+                if (taken < CoalesceBelow && _coalesce)
+                {
+                    // A small batch: let the next one build up for a moment (librdkafka lingers longer
+                    // anyway) instead of waking for every message.
+                    Thread.Sleep(CoalesceDelay);
+                }
             }
 
-            if (taken < CoalesceBelow && _coalesce)
+            producer.Flush(shutdown.Remaining);
+            var undelivered = Interlocked.Read(ref _inFlight) + Interlocked.Read(ref _abandoned);
+            if (undelivered > 0)
             {
-                // A small batch: let the next one build up for a moment (librdkafka lingers longer
-                // anyway) instead of being woken for every message, a thread-pool hop each.
-                await Task.Delay(CoalesceDelay, CancellationToken.None);
+                Log.EventsNotDelivered(logger, undelivered, shutdown.Total.TotalMilliseconds);
+                Environment.ExitCode = 1;
             }
-        }
 
-        var remaining = _producer.Flush(_flushTimeout);
-        if (remaining > 0)
+            Log.ProducerStopped(logger);
+        }
+        catch (Exception e)
         {
-            Log.FlushIncomplete(_logger, remaining, _flushTimeout.TotalMilliseconds);
+            Log.ProducerCrashed(logger, e);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
         }
-
-        Log.ProducerStopped(_logger);
+        finally
+        {
+            producer.Dispose();
+            _stopped.TrySetResult();
+        }
     }
 
-    private void Produce(IngestMessage item, Message<byte[], byte[]> message)
+    /// <summary>Blocks this thread until an item is there (true) or the channel is completed and empty (false).</summary>
+    private static bool WaitToRead(System.Threading.Channels.ChannelReader<PipelineItem> reader)
+    {
+        var wait = reader.WaitToReadAsync(CancellationToken.None);
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+    }
+
+    private void Produce(IProducer<byte[], byte[]> producer, PipelineItem item, Message<byte[], byte[]> message)
     {
         // One Message object is reused: Produce copies key, value and headers into librdkafka.
-        message.Headers = item.Headers;
-        foreach (var record in item.Records)
+        var topic = records.TopicOf(item);
+        message.Headers = records.HeadersOf(item);
+        void OnReport(DeliveryReport<byte[], byte[]> report) => Delivered(item, report.Error);
+        Action<DeliveryReport<byte[], byte[]>> handler = OnReport;
+        if (item.Kind == PipelineItemKind.DeadLetter)
         {
-            message.Key = record.Key!;
+            message.Key = null!;
+            message.Value = item.Payload;
+            ProduceOne(producer, item, topic, message, handler);
+            return;
+        }
+
+        foreach (var record in item.Events)
+        {
+            message.Key = record.Key;
             message.Value = record.Value;
-            while (true)
+            ProduceOne(producer, item, topic, message, handler);
+        }
+    }
+
+    private void ProduceOne(IProducer<byte[], byte[]> producer, PipelineItem item, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> handler)
+    {
+        while (true)
+        {
+            try
             {
-                try
+                Interlocked.Increment(ref _inFlight);
+                producer.Produce(topic, message, handler);
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
+            {
+                // librdkafka's queue is full: serve delivery reports until there is room. The channel
+                // fills meanwhile, and the connections stop reading their sockets.
+                Interlocked.Decrement(ref _inFlight);
+                producer.Poll(QueueFullPoll);
+            }
+            catch (ProduceException<byte[], byte[]> e)
+            {
+                // Kept in flight until Delivered counts it out: a failure is an outcome too.
+                if (e.Error.Code == ErrorCode.Local_QueueFull && item.Kind == PipelineItemKind.Events)
                 {
-                    _producer.Produce(item.Topic, message, item.DeliveryHandler);
-                    break;
+                    Interlocked.Increment(ref _abandoned);
                 }
-                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    // librdkafka's queue is full: serve delivery reports until there is room. The
-                    // channel fills meanwhile, and the connections stop reading their sockets.
-                    _producer.Poll(TimeSpan.FromMilliseconds(50));
-                }
-                catch (ProduceException<byte[], byte[]> e)
-                {
-                    item.Complete(e.Error);
-                    break;
-                }
+
+                Delivered(item, e.Error);
+                return;
             }
         }
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    private void Delivered(PipelineItem item, Error error)
     {
-        // By now the server has stopped and the connections have drained: close the channel, let
-        // the loop produce what is left and flush, then stop.
-        _channel.Complete();
-        if (ExecuteTask is { } running)
+        Interlocked.Decrement(ref _inFlight);
+        if (item.Kind == PipelineItemKind.DeadLetter)
         {
-            await running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            metrics.DeadLetterWritten(failed: error.IsError);
+        }
+        else if (error.IsError)
+        {
+            metrics.DeliveryFailed();
+        }
+        else
+        {
+            metrics.EventsDelivered(1);
         }
 
-        await base.StopAsync(cancellationToken);
-    }
-
-    public override void Dispose()
-    {
-        _producer.Dispose();
-        base.Dispose();
+        item.Complete(error.IsError ? $"{error.Code}: {error.Reason}" : null);
     }
 
     private void OnError(IProducer<byte[], byte[]> producer, Error error)
     {
         if (error.IsFatal)
         {
-            Log.ProducerFatalError(_logger, error.Code, error.Reason);
+            Log.ProducerFatalError(logger, error.Code, error.Reason);
             Environment.ExitCode = 1;
-            _lifetime.StopApplication();
+            lifetime.StopApplication();
             return;
         }
 
         if (error.Code == ErrorCode.Local_AllBrokersDown)
         {
-            _health.Set($"all brokers are down: {error.Reason}");
+            health.Set($"all brokers are down: {error.Reason}");
         }
 
-        Log.ProducerError(_logger, error.Code, error.Reason);
+        Log.ProducerError(logger, error.Code, error.Reason);
     }
 
     private void OnLog(IProducer<byte[], byte[]> producer, LogMessage message)
@@ -194,7 +223,7 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
             SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
             _ => LogLevel.Debug,
         };
-        Log.Librdkafka(_logger, level, message.Facility, message.Message);
+        Log.Librdkafka(logger, level, message.Facility, message.Message);
     }
 
     private static partial class Log
@@ -211,8 +240,11 @@ internal sealed partial class KafkaBatchProducer : BackgroundService
         [LoggerMessage(EventIds.ProducerFatalError, LogLevel.Critical, "Fatal Kafka producer error {Code}: {Reason}; stopping the gateway")]
         public static partial void ProducerFatalError(ILogger logger, ErrorCode code, string reason);
 
-        [LoggerMessage(EventIds.FlushIncomplete, LogLevel.Error, "{Remaining} records were still unacknowledged by Kafka after the {TimeoutMs} ms flush")]
-        public static partial void FlushIncomplete(ILogger logger, int remaining, double timeoutMs);
+        [LoggerMessage(EventIds.ProducerCrashed, LogLevel.Critical, "The Kafka producer thread failed; stopping the gateway")]
+        public static partial void ProducerCrashed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventIds.FlushIncomplete, LogLevel.Error, "{Count} events read from clients were not delivered to Kafka within the {BudgetMs} ms shutdown budget; their clients were not acked and must send them again")]
+        public static partial void EventsNotDelivered(ILogger logger, long count, double budgetMs);
 
         [LoggerMessage(EventId = EventIds.LibrdkafkaLog, Message = "librdkafka {Facility}: {Message}")]
         public static partial void Librdkafka(ILogger logger, LogLevel level, string facility, string message);

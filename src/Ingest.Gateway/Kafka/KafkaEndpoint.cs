@@ -1,5 +1,5 @@
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
 using Ingest.Kafka.Embedded;
 using Microsoft.Extensions.Options;
 
@@ -7,39 +7,71 @@ namespace Ingest.Gateway.Kafka;
 
 /// <summary>
 /// Where the gateway's Kafka is: the configured bootstrap servers, or, when none are configured,
-/// an embedded development broker started here with the events and dead-letter topics.
+/// the embedded development broker, which <see cref="EmbeddedKafkaService"/> starts in the host's
+/// first start-up step. Nothing starts in a constructor.
 /// </summary>
-internal sealed partial class KafkaEndpoint : IDisposable
+internal sealed class KafkaEndpoint(IOptions<IngestOptions> options)
 {
-    private readonly EmbeddedKafkaCluster? _embedded;
+    private readonly string? _configured = string.IsNullOrWhiteSpace(options.Value.Kafka.BootstrapServers) ? null : options.Value.Kafka.BootstrapServers;
+    private EmbeddedKafkaCluster? _embedded;
 
-    public KafkaEndpoint(IOptions<IngestOptions> options, ILogger<KafkaEndpoint> logger)
-    {
-        var kafka = options.Value.Kafka;
-        if (!string.IsNullOrWhiteSpace(kafka.BootstrapServers))
-        {
-            BootstrapServers = kafka.BootstrapServers;
-            return;
-        }
+    /// <summary>True when no bootstrap servers are configured: the gateway runs its own broker.</summary>
+    public bool IsEmbedded => _configured is null;
 
-        var embedded = kafka.Embedded;
-        _embedded = EmbeddedKafkaCluster.Start(embedded.Brokers);
-        _embedded.CreateTopic(kafka.Topic, embedded.Partitions, replicationFactor: embedded.Brokers);
-        if (!string.IsNullOrEmpty(kafka.DeadLetterTopic))
-        {
-            _embedded.CreateTopic(kafka.DeadLetterTopic, embedded.Partitions, replicationFactor: embedded.Brokers);
-        }
+    /// <summary>The brokers; for the embedded broker, available once its start-up step ran.</summary>
+    public string BootstrapServers => _configured ?? _embedded?.BootstrapServers
+        ?? throw new InvalidOperationException("The embedded Kafka has not been started yet: it starts in the host's StartingAsync step.");
 
-        BootstrapServers = _embedded.BootstrapServers;
-        Log.EmbeddedKafkaStarted(logger, BootstrapServers, embedded.Brokers, embedded.Partitions);
-    }
-
-    public string BootstrapServers { get; }
-
-    /// <summary>The embedded broker, or null when Kafka is external.</summary>
+    /// <summary>The embedded broker once started, or null (Kafka is external, or not started yet).</summary>
     public EmbeddedKafkaCluster? Embedded => _embedded;
 
-    public void Dispose() => _embedded?.Dispose();
+    internal void Attach(EmbeddedKafkaCluster cluster) => _embedded = cluster;
+}
+
+/// <summary>
+/// Start-up step "embedded Kafka": when no bootstrap servers are configured, starts the development
+/// broker with the events and dead-letter topics before any other service starts, and stops it
+/// after every other service has stopped (so no client loses its broker under it).
+/// </summary>
+internal sealed partial class EmbeddedKafkaService(
+    KafkaEndpoint endpoint,
+    IOptions<IngestOptions> options,
+    ILogger<EmbeddedKafkaService> logger) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        if (!endpoint.IsEmbedded)
+        {
+            return Task.CompletedTask;
+        }
+
+        var kafka = options.Value.Kafka;
+        var settings = kafka.Embedded;
+        var cluster = EmbeddedKafkaCluster.Start(settings.Brokers);
+        cluster.CreateTopic(kafka.Topic, settings.Partitions, replicationFactor: settings.Brokers);
+        if (!string.IsNullOrEmpty(kafka.DeadLetterTopic))
+        {
+            cluster.CreateTopic(kafka.DeadLetterTopic, settings.Partitions, replicationFactor: settings.Brokers);
+        }
+
+        endpoint.Attach(cluster);
+        Log.EmbeddedKafkaStarted(logger, cluster.BootstrapServers, settings.Brokers, settings.Partitions);
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        endpoint.Embedded?.Dispose();
+        return Task.CompletedTask;
+    }
 
     private static partial class Log
     {

@@ -1,73 +1,137 @@
 using Confluent.Kafka;
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Lifecycle;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Kafka;
 
-/// <summary>Whether Kafka answers, as last seen by the health monitor or the producer.</summary>
+/// <summary>Whether Kafka answers, as last seen by the health monitor or the producer. Thread-safe.</summary>
 internal sealed class KafkaHealth
 {
-    private volatile string? _unreachableReason = "not checked yet";
+    private State _state = new("not checked yet");
 
-    public bool IsReachable => _unreachableReason is null;
+    public bool IsReachable => Volatile.Read(ref _state).UnreachableReason is null;
 
     /// <summary>Why Kafka is considered unreachable; null while it is reachable.</summary>
-    public string? UnreachableReason => _unreachableReason;
+    public string? UnreachableReason => Volatile.Read(ref _state).UnreachableReason;
 
-    /// <summary>Records the outcome; true when the state changed.</summary>
+    /// <summary>Records the outcome in one atomic step; true when reachability changed.</summary>
     public bool Set(string? unreachableReason)
     {
-        var previous = _unreachableReason;
-        _unreachableReason = unreachableReason;
-        return (previous is null) != (unreachableReason is null);
+        var previous = Interlocked.Exchange(ref _state, new State(unreachableReason));
+        return (previous.UnreachableReason is null) != (unreachableReason is null);
     }
+
+    private sealed record State(string? UnreachableReason);
+}
+
+/// <summary>Readiness: Kafka answers metadata requests.</summary>
+internal sealed class KafkaHealthCheck(KafkaHealth health) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(health.UnreachableReason is { } reason
+            ? HealthCheckResult.Unhealthy(reason, data: ReadinessStatus.Of("kafka_unreachable"))
+            : HealthCheckResult.Healthy());
 }
 
 /// <summary>
 /// Asks Kafka for metadata every <see cref="KafkaOptions.HealthCheckIntervalMs"/> and records the
-/// answer in <see cref="KafkaHealth"/>, which <c>/readyz</c> reports. The producer also marks Kafka
-/// unreachable at once when librdkafka reports every broker down.
+/// answer in <see cref="KafkaHealth"/>, which the readiness check reads. One thread, started once,
+/// does the blocking requests for the whole life of the process. A failed check is a state, never a
+/// reason to stop the host.
 /// </summary>
 internal sealed partial class KafkaHealthMonitor(
+    KafkaClientConfigs configs,
     KafkaEndpoint endpoint,
     KafkaHealth health,
+    ShutdownBudget shutdown,
     IOptions<IngestOptions> options,
-    TimeProvider timeProvider,
-    ILogger<KafkaHealthMonitor> logger) : BackgroundService
+    ILogger<KafkaHealthMonitor> logger) : IHostedLifecycleService, IDisposable
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        new Thread(Run) { IsBackground = true, Name = "kafka-health" }.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Checks stop with the shutdown; during the drain <c>/readyz</c> says "draining" anyway.</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken) => _stopping.CancelAsync();
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// After the producer's flush: the admin client is disposed on its thread, which may still be
+    /// inside a metadata request (up to its timeout while Kafka is down); wait for it within the
+    /// shutdown budget only, so that the exit is not held up by a health check.
+    /// </summary>
+    public Task StoppedAsync(CancellationToken cancellationToken) =>
+        _stopped.Task.WaitAsync(shutdown.Final).WaitAsync(cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+
+    public void Dispose() => _stopping.Dispose();
+
+    private void Run()
     {
         var interval = TimeSpan.FromMilliseconds(options.Value.Kafka.HealthCheckIntervalMs);
         // A slow answer is still an answer: only a check that gets none within 5 s (or one interval,
         // if longer) marks Kafka unreachable.
         var timeout = TimeSpan.FromMilliseconds(Math.Max(options.Value.Kafka.HealthCheckIntervalMs, 5_000));
         var topic = options.Value.Kafka.Topic;
-        using var admin = new AdminClientBuilder(new AdminClientConfig
+        var bootstrap = endpoint.BootstrapServers;
+        var stopping = _stopping.Token.WaitHandle;
+        try
         {
-            BootstrapServers = endpoint.BootstrapServers,
-            ClientId = "ingest-gateway-health",
-            SocketTimeoutMs = (int)timeout.TotalMilliseconds,
-        })
-            .SetLogHandler((_, _) => { }) // the producer logs connection problems already
-            .Build();
-        using var timer = new PeriodicTimer(interval, timeProvider);
-        do
-        {
-            var reason = await Task.Factory.StartNew(() => Check(admin, topic, timeout), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            if (health.Set(reason))
+            do
             {
-                if (reason is null)
+                try
                 {
-                    Log.KafkaReachable(logger, endpoint.BootstrapServers);
+                    using var admin = new AdminClientBuilder(configs.HealthCheck(timeout))
+                        .SetLogHandler((_, _) => { }) // the producer logs connection problems already
+                        .Build();
+                    do
+                    {
+                        Report(Check(admin, topic, timeout), bootstrap);
+                    }
+                    while (!stopping.WaitOne(interval));
+                    return;
                 }
-                else
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    Log.KafkaUnreachable(logger, endpoint.BootstrapServers, reason);
+                    Report($"the health check failed: {e.Message}", bootstrap);
+                    Log.HealthCheckFailed(logger, interval.TotalMilliseconds, e);
                 }
             }
+            while (!stopping.WaitOne(interval));
         }
-        while (await WaitAsync(timer, stoppingToken));
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    private void Report(string? reason, string bootstrap)
+    {
+        if (!health.Set(reason))
+        {
+            return;
+        }
+
+        if (reason is null)
+        {
+            Log.KafkaReachable(logger, bootstrap);
+        }
+        else
+        {
+            Log.KafkaUnreachable(logger, bootstrap, reason);
+        }
     }
 
     private static string? Check(IAdminClient admin, string topic, TimeSpan timeout)
@@ -83,18 +147,6 @@ internal sealed partial class KafkaHealthMonitor(
         }
     }
 
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     private static partial class Log
     {
         [LoggerMessage(EventIds.KafkaReachable, LogLevel.Information, "Kafka at {BootstrapServers} is reachable")]
@@ -102,5 +154,8 @@ internal sealed partial class KafkaHealthMonitor(
 
         [LoggerMessage(EventIds.KafkaUnreachable, LogLevel.Warning, "Kafka at {BootstrapServers} is unreachable: {Reason}")]
         public static partial void KafkaUnreachable(ILogger logger, string bootstrapServers, string reason);
+
+        [LoggerMessage(EventIds.KafkaHealthCheckFailed, LogLevel.Error, "The Kafka health check failed; trying again in {IntervalMs} ms")]
+        public static partial void HealthCheckFailed(ILogger logger, double intervalMs, Exception exception);
     }
 }

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Pipeline;
@@ -12,12 +12,12 @@ namespace Ingest.Gateway.Pipeline;
 /// </summary>
 internal sealed class EventChannel
 {
-    private readonly Channel<IngestMessage> _channel;
+    private readonly Channel<PipelineItem> _channel;
 
     public EventChannel(IOptions<IngestOptions> options, IngestMetrics metrics)
     {
         Capacity = options.Value.Channel.Capacity;
-        _channel = Channel.CreateBounded<IngestMessage>(new BoundedChannelOptions(Capacity)
+        _channel = Channel.CreateBounded<PipelineItem>(new BoundedChannelOptions(Capacity)
         {
             SingleReader = true,
             SingleWriter = false,
@@ -36,10 +36,10 @@ internal sealed class EventChannel
     /// <summary>True while the channel is full and writers wait.</summary>
     public bool IsSaturated => Count >= Capacity;
 
-    public ChannelReader<IngestMessage> Reader => _channel.Reader;
+    public ChannelReader<PipelineItem> Reader => _channel.Reader;
 
     /// <summary>Queues a message, waiting while the channel is full.</summary>
-    public ValueTask WriteAsync(IngestMessage message, CancellationToken cancellationToken) =>
+    public ValueTask WriteAsync(PipelineItem message, CancellationToken cancellationToken) =>
         _channel.Writer.TryWrite(message) ? ValueTask.CompletedTask : _channel.Writer.WriteAsync(message, cancellationToken);
 
     /// <summary>No more messages: the producer drains what is queued and stops.</summary>

@@ -1,8 +1,7 @@
 using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Kafka;
-using Ingest.Kafka;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Streaming;
@@ -16,7 +15,7 @@ namespace Ingest.Gateway.Streaming;
 /// </summary>
 internal sealed partial class StreamConsumer(
     StreamHub hub,
-    KafkaEndpoint endpoint,
+    KafkaClientConfigs configs,
     IOptions<IngestOptions> options,
     ILogger<StreamConsumer> logger) : BackgroundService
 {
@@ -29,9 +28,6 @@ internal sealed partial class StreamConsumer(
     /// <summary>Longest Consume call: how soon the loop notices shutdown or that the last subscriber left.</summary>
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Producer properties that describe the connection, which the consumer needs as well.</summary>
-    private static readonly string[] ConnectionPropertyPrefixes = ["security.", "sasl.", "ssl.", "client.dns."];
-
     private readonly string _topic = options.Value.Kafka.Topic;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
@@ -43,28 +39,6 @@ internal sealed partial class StreamConsumer(
 
         // A dedicated thread: Consume and the metadata requests block, and must not hold thread-pool threads that Kestrel needs.
         return Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-    }
-
-    /// <summary>The consumer settings: the low-latency consumer of the shared defaults, read from the end, never committing.</summary>
-    internal static ConsumerConfig CreateConfig(IngestOptions options, string bootstrapServers)
-    {
-        // A group id is required by the client but never joined: partitions are assigned, not subscribed.
-        var config = KafkaClientDefaults.FastConsumer(bootstrapServers, $"ingest-stream-{Guid.NewGuid():N}");
-        foreach (var (key, value) in options.Kafka.Producer)
-        {
-            if (ConnectionPropertyPrefixes.Any(prefix => key.StartsWith(prefix, StringComparison.Ordinal)))
-            {
-                config.Set(key, value);
-            }
-        }
-
-        config.ClientId = "ingest-gateway-stream";
-        config.AutoOffsetReset = AutoOffsetReset.Latest;
-        config.EnableAutoCommit = false;
-        config.EnableAutoOffsetStore = false;
-        // At most 16 MiB prefetched (librdkafka's default is 64 MiB): the stream is live, not a backlog.
-        config.QueuedMaxMessagesKbytes = 16 * 1024;
-        return config;
     }
 
     private void Run(CancellationToken stopping)
@@ -80,7 +54,7 @@ internal sealed partial class StreamConsumer(
             {
                 if (consumer is null)
                 {
-                    consumer = new ConsumerBuilder<byte[], byte[]>(CreateConfig(options.Value, endpoint.BootstrapServers))
+                    consumer = new ConsumerBuilder<byte[], byte[]>(configs.StreamConsumer())
                         .SetErrorHandler((_, error) => Log.ConsumeError(logger, LogLevel.Debug, error.Code, error.Reason))
                         .SetLogHandler((_, message) => Log.Librdkafka(logger, message.Facility, message.Message))
                         .Build();

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Configuration;
+using Ingest.Gateway.Security;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 

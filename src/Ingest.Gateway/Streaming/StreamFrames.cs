@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Unicode;
+using Ingest.Contracts;
 
 namespace Ingest.Gateway.Streaming;
 
@@ -47,35 +47,6 @@ internal static class StreamFrames
 
     /// <summary><c>event: dropped</c> with <c>data: {"dropped":N}</c>: N events were left out since the previous notice.</summary>
     public static byte[] Dropped(long count) => Encoding.UTF8.GetBytes($"event: dropped\ndata: {{\"dropped\":{count}}}\n\n");
-
-    /// <summary>
-    /// True when <paramref name="value"/> is exactly one JSON value in valid UTF-8, with nothing but
-    /// whitespace around it: then it can be embedded in a frame as it is.
-    /// </summary>
-    public static bool IsJsonValue(ReadOnlySpan<byte> value)
-    {
-        if (!Utf8.IsValid(value))
-        {
-            return false;
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(value);
-            if (!reader.Read())
-            {
-                return false;
-            }
-
-            reader.Skip();
-            return !reader.Read();
-        }
-        catch (JsonException)
-        {
-            // Only values from producers other than the gateway get here: the gateway validates its events.
-            return false;
-        }
-    }
 }
 
 /// <summary>
@@ -122,7 +93,7 @@ internal sealed class TelemetryFrameWriter : IDisposable
         {
             _writer.WriteNullValue();
         }
-        else if (StreamFrames.IsJsonValue(value))
+        else if (JsonText.IsSingleValue(value))
         {
             // Checked just above; embedded byte for byte, as the client sent it.
             _writer.WriteRawValue(value, skipInputValidation: true);

@@ -2,8 +2,8 @@ using System.Buffers.Text;
 using System.Text;
 using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
-using Ingest.Kafka;
+using Ingest.Gateway.Configuration;
+using Ingest.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Streaming;
@@ -26,6 +26,8 @@ internal sealed class StreamHub : IDisposable
     private SubscriberSet _subscribers = SubscriberSet.Empty;
     private volatile StreamState _state = StreamState.Idle;
 
+    private long _published;
+
     public StreamHub(IOptions<IngestOptions> options, IngestMetrics metrics)
     {
         _metrics = metrics;
@@ -35,6 +37,9 @@ internal sealed class StreamHub : IDisposable
 
     /// <summary>Subscribers connected now.</summary>
     public int Count => Volatile.Read(ref _subscribers).All.Length;
+
+    /// <summary>Records the consumer has handed to the hub since start (each offered to every subscriber that wants it).</summary>
+    public long Published => Volatile.Read(ref _published);
 
     /// <summary>True while the consumer is positioned and reading: a new subscriber gets every event written after it is ready.</summary>
     public bool IsLive => _state == StreamState.Live;
@@ -144,6 +149,7 @@ internal sealed class StreamHub : IDisposable
     /// <summary>Consumer thread: formats a record once and offers it to every subscriber that wants it.</summary>
     public void Publish(ConsumeResult<byte[], byte[]> result)
     {
+        Volatile.Write(ref _published, _published + 1); // this thread is the only writer
         var subscribers = Volatile.Read(ref _subscribers);
         if (subscribers.All.Length == 0)
         {

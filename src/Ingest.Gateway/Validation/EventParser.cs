@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Unicode;
+using Ingest.Contracts;
 
 namespace Ingest.Gateway.Validation;
 
-/// <summary>Why a message was rejected; the wire codes of the contract's <c>error</c> frames.</summary>
+/// <summary>Why a message was rejected; the wire codes of <c>error</c> frames (docs/protocol.md, "Server to client").</summary>
 internal enum RejectReason
 {
     None = 0,
@@ -22,13 +23,13 @@ internal static class RejectReasonExtensions
     /// <summary>The code as it appears in <c>error</c> frames and in the <c>ingest-error</c> header.</summary>
     public static string ToCode(this RejectReason reason) => reason switch
     {
-        RejectReason.InvalidJson => "invalid_json",
-        RejectReason.InvalidEvent => "invalid_event",
-        RejectReason.BatchTooLarge => "batch_too_large",
-        RejectReason.BinaryNotSupported => "binary_not_supported",
-        RejectReason.DeliveryFailed => "delivery_failed",
-        RejectReason.MessageTooLarge => "message_too_large",
-        RejectReason.InvalidUtf8 => "invalid_utf8",
+        RejectReason.InvalidJson => ErrorCodes.InvalidJson,
+        RejectReason.InvalidEvent => ErrorCodes.InvalidEvent,
+        RejectReason.BatchTooLarge => ErrorCodes.BatchTooLarge,
+        RejectReason.BinaryNotSupported => ErrorCodes.BinaryNotSupported,
+        RejectReason.DeliveryFailed => ErrorCodes.DeliveryFailed,
+        RejectReason.MessageTooLarge => ErrorCodes.MessageTooLarge,
+        RejectReason.InvalidUtf8 => ErrorCodes.InvalidUtf8,
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
     };
 }
@@ -40,7 +41,7 @@ internal static class RejectReasonExtensions
 internal readonly record struct EventSlice(int Start, int Length, byte[] Key);
 
 /// <summary>
-/// Validates a WebSocket text message against the wire contract in one pass of
+/// Validates a WebSocket text message against the contract (docs/protocol.md, "Client to server") in one pass of
 /// <see cref="Utf8JsonReader"/>, without building a document or re-serialising: the events keep
 /// the exact bytes the client sent. A message is one event (an object) or a batch (an array of 1 to
 /// <see cref="MaxBatchSize"/> objects). An event needs <c>clientId</c> (string, 1-256 Unicode scalar
@@ -49,7 +50,10 @@ internal readonly record struct EventSlice(int Start, int Length, byte[] Key);
 /// <remarks>
 /// When a message has several faults, the error reported is the first of: invalid JSON anywhere,
 /// more than <see cref="MaxBatchSize"/> elements, then the first invalid event. Not thread-safe: a
-/// connection owns one parser and reuses its event list and key cache.
+/// connection owns one parser and reuses its event list and key cache. The one file in the gateway
+/// over 300 lines, on purpose: the single pass is one state machine over one
+/// <see cref="Utf8JsonReader"/> (a ref struct passed by reference), which splitting across files
+/// would only scatter.
 /// </remarks>
 internal sealed class EventParser
 {

@@ -1,5 +1,8 @@
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Lifecycle;
+using Ingest.Gateway.Security;
+using Ingest.Gateway.Sessions;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.WebSockets;
@@ -9,15 +12,17 @@ namespace Ingest.Gateway.WebSockets;
 /// connection limit, draining) and serves the accepted WebSocket with an <see cref="IngestConnection"/>.
 /// </summary>
 internal sealed partial class WebSocketIngestEndpoint(
-    ConnectionServices services,
+    SessionContext sessions,
+    IngestMetrics metrics,
     ConnectionRegistry registry,
     ClientAccess access,
     IOptions<IngestOptions> options,
-    IHostApplicationLifetime lifetime,
+    ShutdownBudget shutdown,
     ILogger<WebSocketIngestEndpoint> logger)
 {
     private readonly TimeSpan _keepAliveInterval = TimeSpan.FromMilliseconds(options.Value.WebSocket.KeepAliveIntervalMs);
     private readonly TimeSpan _keepAliveTimeout = TimeSpan.FromMilliseconds(options.Value.WebSocket.KeepAliveTimeoutMs);
+    private readonly int _maxMessageBytes = options.Value.WebSocket.MaxMessageBytes;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -52,18 +57,18 @@ internal sealed partial class WebSocketIngestEndpoint(
                 KeepAliveInterval = _keepAliveInterval,
                 KeepAliveTimeout = _keepAliveTimeout,
             });
-            services.Metrics.ConnectionOpened();
+            metrics.ConnectionOpened();
             using var activity = IngestMetrics.ActivitySource.StartActivity("ingest.connection");
             activity?.SetTag("ingest.connection.id", context.Connection.Id);
             Log.ConnectionOpened(logger, context.Connection.Id, context.Connection.RemoteIpAddress?.ToString());
+            using var connection = new IngestConnection(socket, context.Connection.Id, sessions, _maxMessageBytes);
             try
             {
-                using var connection = new IngestConnection(socket, context.Connection.Id, services);
-                await connection.RunAsync(lifetime.ApplicationStopping);
+                await connection.RunAsync(shutdown.Draining);
             }
             finally
             {
-                services.Metrics.ConnectionClosed();
+                metrics.ConnectionClosed();
                 Log.ConnectionClosed(logger, context.Connection.Id, socket.CloseStatus);
             }
         }

@@ -5,7 +5,7 @@
  *   const ingest = new Ingest.Client({ apiKey: "k1", clientId: "checkout-page" });
  *   ingest.send({ msg: "clicked buy" });          // clientId and timestamp are filled in
  *
- * What it does (see the README section "ingest.js"):
+ * What it does (docs/browser-client.md, "ingest.js"):
  * - batches events: a message goes out when maxBatch events are queued or flushIntervalMs after
  *   the first one; one event goes as a JSON object, more as an array (at most 1000, the protocol's
  *   limit), split further so that no message exceeds maxMessageBytes;

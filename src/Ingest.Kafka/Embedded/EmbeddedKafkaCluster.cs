@@ -10,7 +10,7 @@ namespace Ingest.Kafka.Embedded;
 /// Kafka-protocol broker set listening on loopback TCP ports, keeping data in this process's memory.
 /// </summary>
 /// <remarks>
-/// Differences from Apache Kafka that matter to users of this type (measured, see the README):
+/// Differences from Apache Kafka that matter to users of this type (measured; docs/operations.md, "Embedded development Kafka"):
 /// each partition silently keeps at most 5 MiB and 100,000 producer batches (compress, and use
 /// enough partitions); idempotent producer retries are de-duplicated only for transactional
 /// producers; the Admin API's CreateTopics gets no answer (use <see cref="CreateTopic"/>) and

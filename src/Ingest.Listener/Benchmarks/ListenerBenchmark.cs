@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Ingest.Contracts;
 using Ingest.Kafka;
 using Ingest.Kafka.Embedded;
 using Ingest.Listener.Cli;

@@ -16,7 +16,7 @@ namespace Ingest.Listener.Consuming;
 /// periodically, when partitions are revoked in a rebalance, and on exit. A fresh group (no
 /// <c>--group</c>) commits nothing: nobody will resume it.
 /// </remarks>
-internal sealed class ConsumeLoop
+internal sealed partial class ConsumeLoop
 {
     /// <summary>Longest a Consume call blocks: bounds how late Ctrl-C, the timeout and the timers are seen.</summary>
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
@@ -252,69 +252,6 @@ internal sealed class ConsumeLoop
         {
             Report(e.Error);
         }
-    }
-
-    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
-    {
-        IEnumerable<TopicPartitionOffset> start;
-        if (_options.GroupId is null && !_options.FromBeginning)
-        {
-            // A fresh group starts "from the end": resolve the end now, so that "from the end"
-            // means from the moment partitions are assigned, not from the first fetch some time
-            // later (auto.offset.reset=latest resolves lazily and would skip what came between).
-            start = partitions.Select(p => new TopicPartitionOffset(p, consumer.QueryWatermarkOffsets(p, WatermarkTimeout).High)).ToArray();
-        }
-        else
-        {
-            // Committed offsets of a named group, else auto.offset.reset.
-            start = partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset)).ToArray();
-        }
-
-        _hooks?.PartitionsAssigned?.Invoke(partitions);
-        return start;
-    }
-
-    private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
-    {
-        // Commit what was printed before the partitions go to another member, which then resumes
-        // exactly after it: no event is printed twice across the group (KIP-429's "revoke" step).
-        if (_options.CommitsOffsets && _fatal is null)
-        {
-            Flush();
-            Commit(consumer);
-        }
-
-        _hooks?.PartitionsRevoked?.Invoke(partitions.Select(p => p.TopicPartition).ToArray());
-    }
-
-    private void OnLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
-    {
-        // Lost (session timed out): another member may own them already, so committing is unsafe.
-        _hooks?.PartitionsRevoked?.Invoke(partitions.Select(p => p.TopicPartition).ToArray());
-    }
-
-    private void OnError(IConsumer<byte[]?, byte[]?> consumer, Error error)
-    {
-        if (error.IsFatal)
-        {
-            _fatal = error;
-            return;
-        }
-
-        Report(error);
-    }
-
-    /// <summary>Reports a transient error; an error of the same code is shown at most every 10 s.</summary>
-    private void Report(Error error)
-    {
-        var now = Elapsed;
-        if (_lastErrorAt.TryGetValue(error.Code, out var last) && now - last < RepeatedErrorInterval)
-        {
-            return;
-        }
-
-        _lastErrorAt[error.Code] = now;
-        _console.WriteDiagnostic($"kafka: {error.Reason} ({error.Code})");
     }
 
     private void ShowStatus(IConsumer<byte[]?, byte[]?> consumer, TimeSpan elapsed)

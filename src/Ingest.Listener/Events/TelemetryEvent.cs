@@ -10,7 +10,7 @@ internal readonly record struct TelemetryEvent(string? ClientId, string? Msg, lo
 {
     /// <summary>
     /// Reads the top-level properties of a JSON object; false when the value is not a JSON object.
-    /// Names are compared after unescaping, as the gateway does (ws-protocol.md "Client to server").
+    /// Names are compared after unescaping, as the gateway does (docs/protocol.md, "Client to server").
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> json, out TelemetryEvent telemetryEvent)
     {

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
-using Ingest.Kafka;
+using Ingest.Contracts;
 using Ingest.Listener.Events;
 
 namespace Ingest.Listener.Output;
@@ -256,7 +256,7 @@ internal sealed class EventFormatter
     /// </summary>
     private static void WriteJsonValue(Utf8JsonWriter json, byte[] value)
     {
-        if (!IsJson(value))
+        if (!JsonText.IsSingleValue(value))
         {
             json.WriteStringValue(Utf8.GetString(value));
         }
@@ -268,19 +268,6 @@ internal sealed class EventFormatter
         {
             using var document = JsonDocument.Parse(value);
             document.WriteTo(json);
-        }
-    }
-
-    private static bool IsJson(ReadOnlySpan<byte> value)
-    {
-        var reader = new Utf8JsonReader(value);
-        try
-        {
-            return reader.Read() && reader.TrySkip() && !reader.Read();
-        }
-        catch (JsonException)
-        {
-            return false;
         }
     }
 

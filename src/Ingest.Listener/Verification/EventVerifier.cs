@@ -9,7 +9,7 @@ using Ingest.Listener.Output;
 namespace Ingest.Listener.Verification;
 
 /// <summary>
-/// Checks a stream of records for what the gateway promises (ws-protocol.md "Guarantees"):
+/// Checks a stream of records for what the gateway promises (docs/protocol.md, "What lands in Kafka" and "Guarantees"):
 /// no record twice, and per clientId the <c>timestamp</c>s in the order sent. Not thread-safe.
 /// </summary>
 /// <remarks>
@@ -60,7 +60,7 @@ internal sealed class EventVerifier
             return;
         }
 
-        // The key is the clientId (ws-protocol.md "What lands in Kafka"); a keyless record from
+        // The key is the clientId (docs/protocol.md, "What lands in Kafka"); a keyless record from
         // another producer is grouped by the clientId in its value.
         var clientId = hasKey ? Encoding.UTF8.GetString(key) : telemetryEvent.ClientId ?? "";
         ref var state = ref CollectionsMarshal.GetValueRefOrAddDefault(_clients, clientId, out var existed);

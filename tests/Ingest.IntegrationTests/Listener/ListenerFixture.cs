@@ -33,7 +33,7 @@ public sealed class ListenerFixture : IDisposable
         return topic;
     }
 
-    /// <summary>A record shaped like the gateway's (ws-protocol.md "What lands in Kafka").</summary>
+    /// <summary>A record shaped like the gateway's (docs/protocol.md, "What lands in Kafka").</summary>
     public static Message<string?, string> Event(string clientId, int number, long timestamp) => new()
     {
         Key = clientId,

@@ -37,20 +37,28 @@ public sealed class StreamBackpressureTests
         var free = new List<Run>();
         var stuck = new List<Run>();
         var expected = 10_000L / Connections;
+        var ingested = 10_000L;
         for (var round = 0; round < rounds; round++)
         {
             free.Add(await MeasureAsync(gateway, reader, $"free {round}", eventsPerRun, expected += eventsPerRun / Connections));
+            ingested += eventsPerRun;
 
+            var droppedBefore = gateway.Metrics.Snapshot(0, 0).StreamDropped;
+            Run run;
             using (await StuckSubscriber.ConnectAsync(gateway.HttpUri))
             {
                 await Poll.UntilAsync(() => hub.Count == 2, "the stuck subscriber to subscribe");
-                var droppedBefore = gateway.Metrics.Snapshot(0, 0).StreamDropped;
-                var run = await MeasureAsync(gateway, reader, $"stuck {round}", eventsPerRun, expected += eventsPerRun / Connections);
-                stuck.Add(run with { StuckDropped = gateway.Metrics.Snapshot(0, 0).StreamDropped - droppedBefore });
+                run = await MeasureAsync(gateway, reader, $"stuck {round}", eventsPerRun, expected += eventsPerRun / Connections);
+
+                // The reading subscriber has all of its clientId's events; the other clientIds' may
+                // still be on their way through the hub: the stuck one must have been offered them all.
+                ingested += eventsPerRun;
+                await Poll.UntilAsync(() => hub.Published >= ingested, "the hub to publish the whole run");
             }
 
             // Closing the stuck client releases its subscription, though its writes never completed.
             await Poll.UntilAsync(() => hub.Count == 1, "the stuck subscriber to be released");
+            stuck.Add(run with { StuckDropped = gateway.Metrics.Snapshot(0, 0).StreamDropped - droppedBefore });
         }
 
         var output = TestContext.Current.TestOutputHelper;

@@ -1,5 +1,5 @@
 using Confluent.Kafka;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Kafka;
 
 namespace Ingest.UnitTests.Kafka;
@@ -10,9 +10,9 @@ public sealed class ProducerConfigTests
     private const string Bootstrap = "broker-1:9092,broker-2:9092";
 
     [Fact]
-    public void CreateConfig_Defaults_IdempotentAcksAllLz4()
+    public void ForProducer_Defaults_IdempotentAcksAllLz4()
     {
-        var config = KafkaBatchProducer.CreateConfig(new IngestOptions(), Bootstrap);
+        var config = KafkaClientConfigs.ForProducer(new IngestOptions(), Bootstrap);
 
         Assert.True(config.EnableIdempotence);
         Assert.Equal(Acks.All, config.Acks);
@@ -21,7 +21,7 @@ public sealed class ProducerConfigTests
     }
 
     [Fact]
-    public void CreateConfig_Defaults_TakesTheTuningFromOptions()
+    public void ForProducer_Defaults_TakesTheTuningFromOptions()
     {
         var options = new IngestOptions();
         options.Kafka.LingerMs = 17;
@@ -30,7 +30,7 @@ public sealed class ProducerConfigTests
         options.Kafka.QueueBufferingMaxKbytes = 4_096;
         options.Kafka.Compression = "zstd";
 
-        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
 
         Assert.Equal(17, config.LingerMs);
         Assert.Equal(65_536, config.BatchSize);
@@ -45,12 +45,12 @@ public sealed class ProducerConfigTests
     [InlineData("snappy", CompressionType.Snappy)]
     [InlineData("lz4", CompressionType.Lz4)]
     [InlineData("zstd", CompressionType.Zstd)]
-    public void CreateConfig_EveryValidCompression_Mapped(string compression, CompressionType expected)
+    public void ForProducer_EveryValidCompression_Mapped(string compression, CompressionType expected)
     {
         var options = new IngestOptions();
         options.Kafka.Compression = compression;
 
-        Assert.Equal(expected, KafkaBatchProducer.CreateConfig(options, Bootstrap).CompressionType);
+        Assert.Equal(expected, KafkaClientConfigs.ForProducer(options, Bootstrap).CompressionType);
     }
 
     [Theory]
@@ -58,12 +58,12 @@ public sealed class ProducerConfigTests
     [InlineData(1_048_576)]
     [InlineData(5_000_000)]
     [InlineData(64 * 1024 * 1024)]
-    public void CreateConfig_AnyMaxMessageBytes_MessageMaxBytesLeavesRoomForKeyAndHeaders(int maxMessageBytes)
+    public void ForProducer_AnyMaxMessageBytes_MessageMaxBytesLeavesRoomForKeyAndHeaders(int maxMessageBytes)
     {
         var options = new IngestOptions();
         options.WebSocket.MaxMessageBytes = maxMessageBytes;
 
-        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
 
         // A message of exactly the limit must land: value plus a key of up to 256 four-byte
         // characters, three headers and the record overhead.
@@ -81,12 +81,12 @@ public sealed class ProducerConfigTests
 
     [Theory]
     [MemberData(nameof(WeakeningSettings))]
-    public void CreateConfig_ProducerDictionaryTriesToWeakenTheGuarantees_StillIdempotentAcksAll(string property, string value)
+    public void ForProducer_ProducerDictionaryTriesToWeakenTheGuarantees_StillIdempotentAcksAll(string property, string value)
     {
         var options = new IngestOptions();
         options.Kafka.Producer[property] = value;
 
-        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
 
         Assert.True(config.EnableIdempotence);
         Assert.Equal(Acks.All, config.Acks);
@@ -95,14 +95,14 @@ public sealed class ProducerConfigTests
     }
 
     [Fact]
-    public void CreateConfig_ProducerDictionaryWeakensEverythingAtOnce_StillIdempotentAcksAll()
+    public void ForProducer_ProducerDictionaryWeakensEverythingAtOnce_StillIdempotentAcksAll()
     {
         var options = new IngestOptions();
         options.Kafka.Producer["acks"] = "0";
         options.Kafka.Producer["enable.idempotence"] = "false";
         options.Kafka.Producer["message.max.bytes"] = "1000";
 
-        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
 
         Assert.True(config.EnableIdempotence);
         Assert.Equal(Acks.All, config.Acks);
@@ -110,25 +110,25 @@ public sealed class ProducerConfigTests
     }
 
     [Fact]
-    public void CreateConfig_ProducerDictionary_OtherPropertiesPassThrough()
+    public void ForProducer_ProducerDictionary_OtherPropertiesPassThrough()
     {
         var options = new IngestOptions();
         options.Kafka.Producer["security.protocol"] = "SASL_SSL";
         options.Kafka.Producer["sasl.mechanism"] = "PLAIN";
 
-        var config = KafkaBatchProducer.CreateConfig(options, Bootstrap);
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
 
         Assert.Equal("SASL_SSL", config.Get("security.protocol"));
         Assert.Equal("PLAIN", config.Get("sasl.mechanism"));
     }
 
     [Fact]
-    public void CreateConfig_DoesNotModifyTheOptionsDictionary()
+    public void ForProducer_DoesNotModifyTheOptionsDictionary()
     {
         var options = new IngestOptions();
         options.Kafka.Producer["acks"] = "0";
 
-        KafkaBatchProducer.CreateConfig(options, Bootstrap);
+        KafkaClientConfigs.ForProducer(options, Bootstrap);
 
         Assert.Equal("0", options.Kafka.Producer["acks"]);
         Assert.Single(options.Kafka.Producer);
@@ -138,12 +138,12 @@ public sealed class ProducerConfigTests
     [InlineData("acks=1")]
     [InlineData("acks=0")]
     [InlineData("enable.idempotence=false")]
-    // librdkafka's own name for acks (CONFIGURATION.md: "acks: Alias for request.required.acks").
+    // librdkafka's own name for acks (librdkafka's CONFIGURATION.md: "acks: Alias for request.required.acks").
     [InlineData("request.required.acks=1")]
     [InlineData("request.required.acks=0")]
     [InlineData("acks=1;request.required.acks=1")]
     [InlineData("acks=all;request.required.acks=0;enable.idempotence=false")]
-    public void CreateConfig_ProducerDictionaryTriesToWeakenTheGuarantees_LibrdkafkaBuildsAnIdempotentProducer(string settings)
+    public void ForProducer_ProducerDictionaryTriesToWeakenTheGuarantees_LibrdkafkaBuildsAnIdempotentProducer(string settings)
     {
         // librdkafka refuses enable.idempotence=true with acks other than all ("`acks` must be set
         // to `all` when `enable.idempotence` is true"), so a producer that builds proves the
@@ -155,7 +155,7 @@ public sealed class ProducerConfigTests
             options.Kafka.Producer[parts[0]] = parts[1];
         }
 
-        var config = KafkaBatchProducer.CreateConfig(options, "127.0.0.1:1");
+        var config = KafkaClientConfigs.ForProducer(options, "127.0.0.1:1");
 
         using var producer = new ProducerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
         Assert.NotNull(producer.Name);

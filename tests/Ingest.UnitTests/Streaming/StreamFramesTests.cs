@@ -121,20 +121,6 @@ public sealed class StreamFramesTests
         Assert.Equal(": heartbeat\n\n", Encoding.UTF8.GetString(StreamFrames.Heartbeat));
     }
 
-    [Theory]
-    [InlineData("{}", true)]
-    [InlineData("  {\"a\":[1,2,{\"b\":null}]}\n", true)]
-    [InlineData("\"text\"", true)]
-    [InlineData("12", true)]
-    [InlineData("{} {}", false)]
-    [InlineData("{", false)]
-    [InlineData("", false)]
-    [InlineData("nul", false)]
-    public void IsJsonValue(string value, bool expected)
-    {
-        Assert.Equal(expected, StreamFrames.IsJsonValue(Encoding.UTF8.GetBytes(value)));
-    }
-
     /// <summary>The frame's one data line.</summary>
     private static string Data(byte[] frame)
     {

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using Confluent.Kafka;
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Streaming;
 using Microsoft.Extensions.Options;
 

@@ -1,17 +1,16 @@
-namespace Ingest.Gateway.WebSockets;
+namespace Ingest.Gateway.Sessions;
 
 /// <summary>
 /// The numbering and resolution state of one connection's data messages, for cumulative acks.
-/// Messages are registered in arrival order (1, 2, 3, ...) and resolved in any order (Kafka
-/// partitions complete independently); <see cref="ResolvedUpTo"/> is the highest N such that every
-/// message numbered N or less is resolved. Messages whose delivery failed wait in a queue until
-/// their <c>error</c> frame is sent, and only then count as resolved. Thread-safe.
+/// Messages are registered in arrival order (1, 2, 3, ...) with the number of parts that must
+/// resolve before they count as resolved (for example its Kafka delivery and its error frame), and
+/// parts resolve in any order (Kafka partitions complete independently). <see cref="ResolvedUpTo"/>
+/// is the highest N such that every message numbered N or less is resolved. Thread-safe.
 /// </summary>
 internal sealed class AckTracker
 {
     private readonly Lock _lock = new();
-    private readonly Queue<(long Sequence, string Detail)> _failures = new();
-    private bool[] _resolved = new bool[16]; // ring indexed by sequence & (length - 1)
+    private byte[] _pending = new byte[16]; // parts still pending, a ring indexed by sequence & (length - 1)
     private long _lowestUnresolved = 1;
     private long _next = 1;
     private TaskCompletionSource? _waiter;
@@ -41,36 +40,38 @@ internal sealed class AckTracker
         }
     }
 
-    /// <summary>Numbers the next data message.</summary>
-    public long Register()
+    /// <summary>Numbers the next data message, which resolves once <paramref name="parts"/> calls of <see cref="Resolve"/> came for it.</summary>
+    public long Register(int parts = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(parts, byte.MaxValue);
         lock (_lock)
         {
-            if (_next - _lowestUnresolved == _resolved.Length)
+            if (_next - _lowestUnresolved == _pending.Length)
             {
                 Grow();
             }
 
             var sequence = _next++;
-            _resolved[sequence & (_resolved.Length - 1)] = false;
+            _pending[sequence & (_pending.Length - 1)] = (byte)parts;
             return sequence;
         }
     }
 
-    /// <summary>Marks a message resolved: written to Kafka, or its error frame sent.</summary>
+    /// <summary>Resolves one part of a message (written to Kafka, or its error frame sent).</summary>
     public void Resolve(long sequence)
     {
         TaskCompletionSource? completed = null;
         lock (_lock)
         {
-            if (sequence < _lowestUnresolved || sequence >= _next)
+            var mask = _pending.Length - 1;
+            if (sequence < _lowestUnresolved || sequence >= _next || _pending[sequence & mask] == 0)
             {
                 throw new InvalidOperationException($"Message {sequence} is not awaiting resolution.");
             }
 
-            var mask = _resolved.Length - 1;
-            _resolved[sequence & mask] = true;
-            while (_lowestUnresolved < _next && _resolved[_lowestUnresolved & mask])
+            _pending[sequence & mask]--;
+            while (_lowestUnresolved < _next && _pending[_lowestUnresolved & mask] == 0)
             {
                 _lowestUnresolved++;
             }
@@ -82,31 +83,6 @@ internal sealed class AckTracker
         }
 
         completed?.TrySetResult();
-    }
-
-    /// <summary>Queues an error frame for a message Kafka did not take; it resolves once sent.</summary>
-    public void Fail(long sequence, string detail)
-    {
-        lock (_lock)
-        {
-            _failures.Enqueue((sequence, detail));
-        }
-    }
-
-    /// <summary>Takes the next failed message whose error frame is due.</summary>
-    public bool TryTakeFailure(out long sequence, out string detail)
-    {
-        lock (_lock)
-        {
-            if (_failures.TryDequeue(out var failure))
-            {
-                (sequence, detail) = failure;
-                return true;
-            }
-        }
-
-        (sequence, detail) = (0, "");
-        return false;
     }
 
     /// <summary>Completes once every message numbered <paramref name="upTo"/> or less is resolved. One waiter at a time.</summary>
@@ -132,12 +108,12 @@ internal sealed class AckTracker
 
     private void Grow()
     {
-        var larger = new bool[_resolved.Length * 2];
+        var larger = new byte[_pending.Length * 2];
         for (var sequence = _lowestUnresolved; sequence < _next; sequence++)
         {
-            larger[sequence & (larger.Length - 1)] = _resolved[sequence & (_resolved.Length - 1)];
+            larger[sequence & (larger.Length - 1)] = _pending[sequence & (_pending.Length - 1)];
         }
 
-        _resolved = larger;
+        _pending = larger;
     }
 }

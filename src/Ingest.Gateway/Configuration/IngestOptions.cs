@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using Ingest.Kafka.Embedded;
 
-namespace Ingest.Gateway.Hosting;
+namespace Ingest.Gateway.Configuration;
 
 /// <summary>Gateway settings, bound from the configuration section <c>Ingest</c>.</summary>
 public sealed class IngestOptions
@@ -88,8 +88,25 @@ public sealed class KafkaOptions
     [Range(1, 2_147_483_647)]
     public int QueueBufferingMaxKbytes { get; set; } = 65_536;
 
-    /// <summary>Extra librdkafka producer properties (e.g. <c>security.protocol</c>). Idempotence and <c>acks</c> cannot be weakened here.</summary>
+    /// <summary>
+    /// librdkafka properties for every Kafka client of the gateway (the producer, the <c>/stream</c>
+    /// consumer and the health check): how to reach and trust the cluster, e.g.
+    /// <c>security.protocol</c>, <c>sasl.mechanism</c>, <c>sasl.username</c>, <c>sasl.password</c>,
+    /// <c>ssl.ca.location</c>. Defaults to empty (plaintext). The brokers are
+    /// <see cref="BootstrapServers"/>, not a property here.
+    /// </summary>
+    public Dictionary<string, string> Client { get; set; } = [];
+
+    /// <summary>
+    /// Extra librdkafka properties for the producer only (e.g. <c>queue.buffering.max.messages</c>).
+    /// Idempotence and <c>acks</c> cannot be weakened here. Connection properties set here (the
+    /// layout before <see cref="Client"/> existed) still work for one version, with a startup
+    /// warning naming their new key, and now reach every client.
+    /// </summary>
     public Dictionary<string, string> Producer { get; set; } = [];
+
+    /// <summary>Extra librdkafka properties for the <c>/stream</c> consumer only (e.g. <c>fetch.max.bytes</c>).</summary>
+    public Dictionary<string, string> Consumer { get; set; } = [];
 
     /// <summary>The embedded broker, used when <see cref="BootstrapServers"/> is empty.</summary>
     public EmbeddedKafkaOptions Embedded { get; set; } = new();
@@ -148,7 +165,11 @@ public sealed class ShutdownOptions
     [Range(0, 600_000)]
     public int ReconnectWindowMs { get; set; } = 5_000;
 
-    /// <summary>Upper bound for the whole drain: flush, final acks, closes. Defaults to 30000 ms, the host's default.</summary>
+    /// <summary>
+    /// The whole shutdown budget, from the signal to the exit: stop reading, resolve what was read,
+    /// final acks, closes and the producer's flush together. The host's own timeout is derived from
+    /// it. Defaults to 30000 ms, the host's default.
+    /// </summary>
     [Range(1_000, 3_600_000)]
     public int TimeoutMs { get; set; } = 30_000;
 }

@@ -1,8 +1,8 @@
-using Ingest.Gateway.Hosting;
+using Ingest.Gateway.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace Ingest.UnitTests.Hosting;
+namespace Ingest.UnitTests.Configuration;
 
 /// <summary>"Invalid configuration stops start-up with one clear line naming the key and the problem."</summary>
 public sealed class OptionsValidationTests

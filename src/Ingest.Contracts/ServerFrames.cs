@@ -3,18 +3,21 @@ using System.Buffers.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace Ingest.Gateway.WebSockets;
+namespace Ingest.Contracts;
 
-/// <summary>The JSON text frames the gateway sends (see the wire contract, "Server to client").</summary>
-internal static class ServerFrames
+/// <summary>Writes the JSON text frames the gateway sends (docs/protocol.md, "Server to client").</summary>
+public static class ServerFrames
 {
+    /// <summary>Room for the longest ack frame, <c>{"type":"ack","upTo":9223372036854775807}</c>.</summary>
+    public const int MaxAckLength = 48;
+
     private static readonly byte[] AckPrefix = """{"type":"ack","upTo":"""u8.ToArray();
 
     // Frames are JSON read by programs, never embedded in HTML: escape only what JSON requires,
     // so that messages stay readable ("'x' is an invalid start", not "\u0027x\u0027 ...").
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>Writes <c>{"type":"ack","upTo":N}</c> into <paramref name="destination"/> (at least 48 bytes).</summary>
+    /// <summary>Writes <c>{"type":"ack","upTo":N}</c> into <paramref name="destination"/> (at least <see cref="MaxAckLength"/> bytes).</summary>
     public static int WriteAck(Span<byte> destination, long upTo)
     {
         AckPrefix.CopyTo(destination);

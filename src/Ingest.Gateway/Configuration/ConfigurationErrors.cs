@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Ingest.Gateway.Hosting;
+namespace Ingest.Gateway.Configuration;
 
 /// <summary>Turns options validation failures into lines that name the configuration key.</summary>
 internal static partial class ConfigurationErrors

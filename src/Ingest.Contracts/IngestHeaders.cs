@@ -1,7 +1,7 @@
-namespace Ingest.Kafka;
+namespace Ingest.Contracts;
 
 /// <summary>
-/// Names of the record headers the gateway writes (wire contract, "What lands in Kafka"): one
+/// Names of the record headers the gateway writes (docs/protocol.md, "What lands in Kafka"): one
 /// definition for the gateway that writes them and the tools that read or imitate them.
 /// </summary>
 public static class IngestHeaders

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
-using Ingest.Gateway.WebSockets;
+using Ingest.Contracts;
 
-namespace Ingest.UnitTests.WebSockets;
+namespace Ingest.UnitTests.Contracts;
 
 /// <summary>The "Server to client" frames of the wire contract.</summary>
 public sealed class ServerFramesTests

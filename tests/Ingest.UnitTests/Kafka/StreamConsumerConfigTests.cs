@@ -1,16 +1,16 @@
 using Confluent.Kafka;
-using Ingest.Gateway.Hosting;
-using Ingest.Gateway.Streaming;
+using Ingest.Gateway.Configuration;
+using Ingest.Gateway.Kafka;
 
-namespace Ingest.UnitTests.Streaming;
+namespace Ingest.UnitTests.Kafka;
 
-/// <summary>The stream consumer reads from the end, never commits, and connects like the producer.</summary>
+/// <summary>The <c>/stream</c> consumer reads from the end, never commits, and connects like the producer.</summary>
 public sealed class StreamConsumerConfigTests
 {
     [Fact]
-    public void CreateConfig_ReadsFromTheEnd_CommitsNothing_WithLowLatencyFetches()
+    public void ForStreamConsumer_ReadsFromTheEnd_CommitsNothing_WithLowLatencyFetches()
     {
-        var config = StreamConsumer.CreateConfig(new IngestOptions(), "broker:9092");
+        var config = KafkaClientConfigs.ForStreamConsumer(new IngestOptions(), "broker:9092");
 
         Assert.Equal("broker:9092", config.BootstrapServers);
         Assert.Equal(AutoOffsetReset.Latest, config.AutoOffsetReset);
@@ -18,11 +18,11 @@ public sealed class StreamConsumerConfigTests
         Assert.False(config.EnableAutoOffsetStore);
         Assert.Equal(10, config.FetchWaitMaxMs);
         Assert.StartsWith("ingest-stream-", config.GroupId, StringComparison.Ordinal);
-        Assert.NotEqual(config.GroupId, StreamConsumer.CreateConfig(new IngestOptions(), "broker:9092").GroupId);
+        Assert.NotEqual(config.GroupId, KafkaClientConfigs.ForStreamConsumer(new IngestOptions(), "broker:9092").GroupId);
     }
 
     [Fact]
-    public void CreateConfig_TakesTheConnectionPropertiesOfTheProducerSection_AndNothingElse()
+    public void ForStreamConsumer_TakesTheDeprecatedConnectionPropertiesOfTheProducerSection_AndNothingElse()
     {
         var options = new IngestOptions();
         options.Kafka.Producer["security.protocol"] = "SASL_SSL";
@@ -30,7 +30,7 @@ public sealed class StreamConsumerConfigTests
         options.Kafka.Producer["ssl.ca.location"] = "/etc/ca.pem";
         options.Kafka.Producer["linger.ms"] = "50";
 
-        var config = StreamConsumer.CreateConfig(options, "broker:9092");
+        var config = KafkaClientConfigs.ForStreamConsumer(options, "broker:9092");
 
         Assert.Equal("SASL_SSL", config.Get("security.protocol"));
         Assert.Equal("PLAIN", config.Get("sasl.mechanism"));

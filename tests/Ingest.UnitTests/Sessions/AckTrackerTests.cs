@@ -1,6 +1,6 @@
-using Ingest.Gateway.WebSockets;
+using Ingest.Gateway.Sessions;
 
-namespace Ingest.UnitTests.WebSockets;
+namespace Ingest.UnitTests.Sessions;
 
 public sealed class AckTrackerTests
 {
@@ -191,42 +191,46 @@ public sealed class AckTrackerTests
     }
 
     [Fact]
-    public void TryTakeFailure_Empty_ReturnsFalse()
+    public void Register_TwoParts_ResolvedOnlyOnceBothPartsAre()
     {
-        Assert.False(_tracker.TryTakeFailure(out var sequence, out var detail));
-        Assert.Equal(0, sequence);
-        Assert.Equal("", detail);
-    }
-
-    [Fact]
-    public void Fail_SeveralMessages_TakenInFailureOrderWithTheirDetail()
-    {
-        RegisterMany(5);
-
-        _tracker.Fail(4, "timed out");
-        _tracker.Fail(2, "broker down");
-        _tracker.Fail(5, "too big");
-
-        Assert.True(_tracker.TryTakeFailure(out var first, out var firstDetail));
-        Assert.True(_tracker.TryTakeFailure(out var second, out var secondDetail));
-        Assert.True(_tracker.TryTakeFailure(out var third, out var thirdDetail));
-        Assert.False(_tracker.TryTakeFailure(out _, out _));
-        Assert.Equal(new[] { (4L, "timed out"), (2L, "broker down"), (5L, "too big") }, new[] { (first, firstDetail), (second, secondDetail), (third, thirdDetail) });
-    }
-
-    [Fact]
-    public void Fail_DoesNotResolveUntilTheErrorFrameIsSent()
-    {
-        RegisterMany(2);
+        var first = _tracker.Register(parts: 2); // e.g. its error frame and its dead letter
+        _tracker.Register();
         _tracker.Resolve(2);
 
-        _tracker.Fail(1, "delivery failed");
+        _tracker.Resolve(first);
         Assert.Equal(0, _tracker.ResolvedUpTo);
 
-        Assert.True(_tracker.TryTakeFailure(out var sequence, out _));
-        _tracker.Resolve(sequence);
+        _tracker.Resolve(first);
         Assert.Equal(2, _tracker.ResolvedUpTo);
     }
+
+    [Fact]
+    public void Resolve_MorePartsThanRegistered_Throws()
+    {
+        var sequence = _tracker.Register(parts: 2);
+        _tracker.Register(); // keeps message 1's slot in the ring after it resolves
+        _tracker.Resolve(sequence);
+        _tracker.Resolve(sequence);
+
+        Assert.Throws<InvalidOperationException>(() => _tracker.Resolve(sequence));
+    }
+
+    [Fact]
+    public void Resolve_ExtraPartOfAMessageStillPending_Throws()
+    {
+        _tracker.Register();
+        var second = _tracker.Register();
+        _tracker.Resolve(second);
+
+        Assert.Throws<InvalidOperationException>(() => _tracker.Resolve(second));
+        Assert.Equal(0, _tracker.ResolvedUpTo);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(256)]
+    public void Register_PartsOutOfRange_Throws(int parts) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => _tracker.Register(parts));
 
     [Fact]
     public void WhenResolvedAsync_AlreadyResolved_CompletesAtOnce()

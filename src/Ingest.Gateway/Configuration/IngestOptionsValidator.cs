@@ -1,7 +1,6 @@
-using Ingest.Gateway.Kafka;
 using Microsoft.Extensions.Options;
 
-namespace Ingest.Gateway.Hosting;
+namespace Ingest.Gateway.Configuration;
 
 /// <summary>Source-generated validation of the data annotations on <see cref="IngestOptions"/>.</summary>
 [OptionsValidator]
@@ -18,11 +17,25 @@ internal sealed class IngestOptionsCrossValidator : IValidateOptions<IngestOptio
             failures.Add("Ingest:Kafka:DeadLetterTopic must differ from Ingest:Kafka:Topic");
         }
 
-        foreach (var key in KafkaBatchProducer.GuaranteedProperties)
+        var kafka = options.Kafka;
+        foreach (var key in KafkaClientProperties.Guaranteed)
         {
-            if (options.Kafka.Producer.ContainsKey(key))
+            if (kafka.Producer.ContainsKey(key) || kafka.Client.ContainsKey(key))
             {
-                failures.Add($"Ingest:Kafka:Producer:{key} cannot be set: the gateway always uses enable.idempotence=true, acks=all");
+                failures.Add($"Ingest:Kafka:{(kafka.Client.ContainsKey(key) ? "Client" : "Producer")}:{key} cannot be set: the gateway always uses enable.idempotence=true, acks=all");
+            }
+        }
+
+        foreach (var key in KafkaClientProperties.FixedForStream.Where(kafka.Consumer.ContainsKey))
+        {
+            failures.Add($"Ingest:Kafka:Consumer:{key} cannot be set: the /stream consumer assigns partitions from their end and never commits");
+        }
+
+        foreach (var section in new[] { ("Client", kafka.Client), ("Producer", kafka.Producer), ("Consumer", kafka.Consumer) })
+        {
+            if (section.Item2.ContainsKey("bootstrap.servers"))
+            {
+                failures.Add($"Ingest:Kafka:{section.Item1}:bootstrap.servers cannot be set: the brokers are Ingest:Kafka:BootstrapServers");
             }
         }
 

@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
+using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Microsoft.Extensions.Options;
 
-namespace Ingest.Gateway.Hosting;
+namespace Ingest.Gateway.Security;
 
 /// <summary>
 /// Who may use the client endpoints (<c>/ws</c>, <c>/stream</c>): the API key

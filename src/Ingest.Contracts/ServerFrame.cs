@@ -1,18 +1,40 @@
 using System.Text.Json;
 
-namespace Ingest.LoadTest.Engine;
+namespace Ingest.Contracts;
 
-/// <summary>What the gateway sent in one text frame (see the wire contract).</summary>
-internal readonly record struct ServerFrame(ServerFrameType Type, long UpTo, long Seq, string? Code, int ReconnectAfterMs)
+/// <summary>The kinds of frame the gateway sends (docs/protocol.md, "Server to client").</summary>
+public enum ServerFrameType
+{
+    /// <summary>Not a frame of the contract (or not JSON).</summary>
+    Unknown,
+
+    /// <summary><c>{"type":"ack","upTo":N}</c></summary>
+    Ack,
+
+    /// <summary><c>{"type":"error","seq":N,"code":"...","message":"..."}</c></summary>
+    Error,
+
+    /// <summary><c>{"type":"draining","reconnectAfterMs":N}</c></summary>
+    Draining,
+}
+
+/// <summary>One frame the gateway sent, as a client reads it.</summary>
+/// <param name="Type">The frame's <c>type</c>.</param>
+/// <param name="UpTo">An ack's <c>upTo</c>.</param>
+/// <param name="Seq">An error's <c>seq</c>.</param>
+/// <param name="Code">An error's <c>code</c> (<see cref="ErrorCodes"/>).</param>
+/// <param name="Message">An error's <c>message</c>.</param>
+/// <param name="ReconnectAfterMs">A draining frame's <c>reconnectAfterMs</c>.</param>
+public readonly record struct ServerFrame(ServerFrameType Type, long UpTo, long Seq, string? Code, string? Message, int ReconnectAfterMs)
 {
     /// <summary>Parses an <c>ack</c>, <c>error</c> or <c>draining</c> frame; anything else is <see cref="ServerFrameType.Unknown"/>.</summary>
     public static ServerFrame Parse(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
-        ServerFrameType type = ServerFrameType.Unknown;
+        var type = ServerFrameType.Unknown;
         long upTo = 0, seq = 0;
-        int reconnectAfter = 0;
-        string? code = null;
+        var reconnectAfter = 0;
+        string? code = null, message = null;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -45,6 +67,11 @@ internal readonly record struct ServerFrame(ServerFrameType Type, long UpTo, lon
                     reader.Read();
                     code = reader.GetString();
                 }
+                else if (reader.ValueTextEquals("message"u8))
+                {
+                    reader.Read();
+                    message = reader.GetString();
+                }
                 else if (reader.ValueTextEquals("reconnectAfterMs"u8))
                 {
                     reader.Read();
@@ -62,14 +89,6 @@ internal readonly record struct ServerFrame(ServerFrameType Type, long UpTo, lon
             return default;
         }
 
-        return new ServerFrame(type, upTo, seq, code, reconnectAfter);
+        return new ServerFrame(type, upTo, seq, code, message, reconnectAfter);
     }
-}
-
-internal enum ServerFrameType
-{
-    Unknown,
-    Ack,
-    Error,
-    Draining,
 }

@@ -1,0 +1,112 @@
+using Confluent.Kafka;
+using Ingest.Gateway.Configuration;
+using Ingest.Kafka;
+using Microsoft.Extensions.Options;
+
+namespace Ingest.Gateway.Kafka;
+
+/// <summary>
+/// The one place the gateway's Kafka client settings are built. Every client (the producer, the
+/// <c>/stream</c> consumer, the health check) starts from the same connection settings: the
+/// brokers (<c>Ingest:Kafka:BootstrapServers</c> or the embedded broker) and
+/// <c>Ingest:Kafka:Client:*</c> (security, SASL, TLS). Then each adds its own section
+/// (<c>Producer:*</c>, <c>Consumer:*</c>) and what the gateway fixes for it.
+/// </summary>
+internal sealed class KafkaClientConfigs(IOptions<IngestOptions> options, KafkaEndpoint endpoint)
+{
+    public ProducerConfig Producer() => ForProducer(options.Value, endpoint.BootstrapServers);
+
+    public ConsumerConfig StreamConsumer() => ForStreamConsumer(options.Value, endpoint.BootstrapServers);
+
+    public AdminClientConfig HealthCheck(TimeSpan timeout) => ForHealthCheck(options.Value, endpoint.BootstrapServers, timeout);
+
+    /// <summary>The producer: configuration first, then what the wire contract's guarantees require.</summary>
+    internal static ProducerConfig ForProducer(IngestOptions options, string bootstrapServers)
+    {
+        var kafka = options.Kafka;
+        var config = new ProducerConfig(Connection(kafka, bootstrapServers, "ingest-gateway"));
+        // The guaranteed properties are refused by validation, and left out here too: librdkafka
+        // applies properties in order, so request.required.acks copied from configuration would
+        // override the acks forced below.
+        foreach (var (key, value) in kafka.Producer.Where(p => !KafkaClientProperties.IsConnectionProperty(p.Key) && !KafkaClientProperties.Guaranteed.Contains(p.Key)))
+        {
+            config.Set(key, value);
+        }
+
+        config.LingerMs = kafka.LingerMs;
+        config.BatchSize = kafka.BatchSizeBytes;
+        config.CompressionType = Enum.Parse<CompressionType>(kafka.Compression, ignoreCase: true);
+        config.MessageTimeoutMs = kafka.DeliveryTimeoutMs;
+        config.QueueBufferingMaxKbytes = kafka.QueueBufferingMaxKbytes;
+        // A message of exactly MaxMessageBytes must fit, with its key and headers.
+        config.MessageMaxBytes = Math.Max(1_000_000, options.WebSocket.MaxMessageBytes + 64 * 1024);
+        config.SocketNagleDisable = true;
+        // Delivery reports carry only the outcome: the gateway needs no copies of keys or values.
+        config.DeliveryReportFields = "status";
+
+        // The guarantees of the wire contract; configuration cannot weaken them.
+        config.EnableIdempotence = true;
+        config.Acks = Acks.All;
+        return config;
+    }
+
+    /// <summary>The <c>/stream</c> consumer: low latency, read from the end, never committing.</summary>
+    internal static ConsumerConfig ForStreamConsumer(IngestOptions options, string bootstrapServers)
+    {
+        var kafka = options.Kafka;
+        var config = new ConsumerConfig(Connection(kafka, bootstrapServers, "ingest-gateway-stream"));
+        foreach (var (key, value) in KafkaClientDefaults.FastConsumer(bootstrapServers, "unused"))
+        {
+            config.Set(key, value);
+        }
+
+        // At most 16 MiB prefetched (librdkafka's default is 64 MiB): the stream is live, not a backlog.
+        config.QueuedMaxMessagesKbytes = 16 * 1024;
+        foreach (var (key, value) in kafka.Consumer)
+        {
+            config.Set(key, value);
+        }
+
+        // A group id is required by the client but never joined: partitions are assigned, not subscribed.
+        config.GroupId = $"ingest-stream-{Guid.NewGuid():N}";
+        config.AutoOffsetReset = AutoOffsetReset.Latest;
+        config.EnableAutoCommit = false;
+        config.EnableAutoOffsetStore = false;
+        return config;
+    }
+
+    /// <summary>The readiness check's admin client: a metadata request answered within <paramref name="timeout"/>.</summary>
+    internal static AdminClientConfig ForHealthCheck(IngestOptions options, string bootstrapServers, TimeSpan timeout) =>
+        new(Connection(options.Kafka, bootstrapServers, "ingest-gateway-health"))
+        {
+            SocketTimeoutMs = (int)timeout.TotalMilliseconds,
+        };
+
+    /// <summary>
+    /// Keys of the layout before <c>Ingest:Kafka:Client</c>: connection properties under
+    /// <c>Producer</c>. They still apply (to every client) for one version; each is named with its new key.
+    /// </summary>
+    internal static IEnumerable<(string OldKey, string NewKey)> DeprecatedKeys(KafkaOptions kafka) =>
+        kafka.Producer.Keys
+            .Where(KafkaClientProperties.IsConnectionProperty)
+            .Select(key => ($"Ingest:Kafka:Producer:{key}", $"Ingest:Kafka:Client:{key}"));
+
+    /// <summary>Brokers, client id and the connection properties; <c>Client:*</c> wins over the deprecated <c>Producer:*</c> ones.</summary>
+    private static Dictionary<string, string> Connection(KafkaOptions kafka, string bootstrapServers, string clientId)
+    {
+        var properties = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in kafka.Producer.Where(p => KafkaClientProperties.IsConnectionProperty(p.Key)))
+        {
+            properties[key] = value;
+        }
+
+        properties["client.id"] = clientId;
+        foreach (var (key, value) in kafka.Client.Where(p => !KafkaClientProperties.Guaranteed.Contains(p.Key)))
+        {
+            properties[key] = value;
+        }
+
+        properties["bootstrap.servers"] = bootstrapServers;
+        return properties;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Buffers.Text;
+using System.Text;
+using Confluent.Kafka;
+using Ingest.Contracts;
+using Ingest.Gateway.Configuration;
+using Ingest.Gateway.Pipeline;
+using Microsoft.Extensions.Options;
+
+namespace Ingest.Gateway.Kafka;
+
+/// <summary>
+/// Turns pipeline items into Kafka records: their topic and their headers (docs/protocol.md, "What
+/// lands in Kafka"). Used by the producer's one thread only.
+/// </summary>
+internal sealed class RecordFactory
+{
+    private readonly Header _gateway;
+    private long _receivedAtMs = -1;
+    private Header? _receivedAt;
+
+    public RecordFactory(IOptions<IngestOptions> options)
+    {
+        var kafka = options.Value.Kafka;
+        EventsTopic = kafka.Topic;
+        DeadLetterTopic = kafka.DeadLetterTopic ?? "";
+        InstanceId = string.IsNullOrWhiteSpace(options.Value.InstanceId)
+            ? $"{Environment.MachineName}-{Environment.ProcessId}"
+            : options.Value.InstanceId;
+        _gateway = new Header(IngestHeaders.Gateway, Encoding.UTF8.GetBytes(InstanceId));
+    }
+
+    public string EventsTopic { get; }
+
+    public string DeadLetterTopic { get; }
+
+    /// <summary>This gateway's id, the <c>ingest-gateway</c> header.</summary>
+    public string InstanceId { get; }
+
+    public string TopicOf(PipelineItem item) => item.Kind == PipelineItemKind.Events ? EventsTopic : DeadLetterTopic;
+
+    /// <summary>
+    /// The headers of an item's records. Events of one connection received within the same
+    /// millisecond share one <see cref="Headers"/> instance (nothing changes headers once made, and
+    /// the producer copies them into librdkafka); dead letters get their own, with the error.
+    /// </summary>
+    public Headers HeadersOf(PipelineItem item)
+    {
+        if (item.Kind == PipelineItemKind.DeadLetter)
+        {
+            return new Headers
+            {
+                ReceivedAt(item.ReceivedAtMs),
+                new Header(IngestHeaders.Connection, item.Source.ConnectionIdUtf8),
+                _gateway,
+                new Header(IngestHeaders.Error, Encoding.UTF8.GetBytes(item.ErrorCode)),
+                new Header(IngestHeaders.ErrorDetail, Encoding.UTF8.GetBytes(item.ErrorDetail)),
+            };
+        }
+
+        if (item.Source.RecordCache is SharedHeaders cached && cached.ReceivedAtMs == item.ReceivedAtMs)
+        {
+            return cached.Headers;
+        }
+
+        var headers = new Headers { ReceivedAt(item.ReceivedAtMs), new Header(IngestHeaders.Connection, item.Source.ConnectionIdUtf8), _gateway };
+        item.Source.RecordCache = new SharedHeaders(item.ReceivedAtMs, headers);
+        return headers;
+    }
+
+    /// <summary>The <c>ingest-received-at</c> header: one instance per millisecond for every connection.</summary>
+    private Header ReceivedAt(long unixMs)
+    {
+        if (_receivedAt is null || _receivedAtMs != unixMs)
+        {
+            Span<byte> digits = stackalloc byte[20];
+            Utf8Formatter.TryFormat(unixMs, digits, out var length);
+            _receivedAt = new Header(IngestHeaders.ReceivedAt, digits[..length].ToArray());
+            _receivedAtMs = unixMs;
+        }
+
+        return _receivedAt;
+    }
+
+    private sealed record SharedHeaders(long ReceivedAtMs, Headers Headers);
+}

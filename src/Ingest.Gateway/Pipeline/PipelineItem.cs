@@ -1,0 +1,140 @@
+namespace Ingest.Gateway.Pipeline;
+
+/// <summary>Told once every record of an item it queued is resolved by Kafka.</summary>
+internal interface IDeliveryTarget
+{
+    /// <summary>Every record was written with <c>acks=all</c> (for a dead letter: or the attempt ended).</summary>
+    void OnDelivered(PipelineItem item);
+
+    /// <summary>At least one event of the item was not written within the delivery timeout.</summary>
+    void OnDeliveryFailed(PipelineItem item, string reason);
+}
+
+/// <summary>What a pipeline item carries to Kafka.</summary>
+internal enum PipelineItemKind
+{
+    /// <summary>The events of a valid message, for the events topic.</summary>
+    Events,
+
+    /// <summary>The one dead-letter record of a rejected message, for the dead-letter topic.</summary>
+    DeadLetter,
+}
+
+/// <summary>One valid event: its key (the UTF-8 <c>clientId</c>) and its bytes as the client sent them.</summary>
+internal readonly record struct EventRecord(byte[] Key, byte[] Value);
+
+/// <summary>
+/// The connection an item came on. <see cref="RecordCache"/> belongs to the Kafka side (one
+/// producer thread), which keeps the connection's record metadata there between its messages.
+/// </summary>
+internal sealed class ItemSource(string connectionId)
+{
+    public string ConnectionId { get; } = connectionId;
+
+    public byte[] ConnectionIdUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(connectionId);
+
+    /// <summary>Used only by the producer's thread.</summary>
+    public object? RecordCache { get; set; }
+}
+
+/// <summary>
+/// One WebSocket data message on its way to Kafka, with no Kafka type in it: the events of a valid
+/// message, or the dead-letter record of a rejected one, plus where and when it was received. It
+/// counts its records' outcomes and tells its <see cref="IDeliveryTarget"/> once all are in.
+/// </summary>
+internal sealed class PipelineItem
+{
+    private int _remaining;
+    private string? _firstError;
+
+    private PipelineItem(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, PipelineItemKind kind, int records)
+    {
+        Target = target;
+        Source = source;
+        Sequence = sequence;
+        ReceivedAtMs = receivedAtMs;
+        Kind = kind;
+        _remaining = records;
+    }
+
+    public IDeliveryTarget Target { get; }
+
+    public ItemSource Source { get; }
+
+    /// <summary>The message's number on its connection (1, 2, 3, ...).</summary>
+    public long Sequence { get; }
+
+    /// <summary>When the gateway read the message, Unix milliseconds.</summary>
+    public long ReceivedAtMs { get; }
+
+    public PipelineItemKind Kind { get; }
+
+    /// <summary>The events (<see cref="PipelineItemKind.Events"/>); empty for a dead letter.</summary>
+    public EventRecord[] Events { get; private init; } = [];
+
+    /// <summary>The rejected message's bytes (<see cref="PipelineItemKind.DeadLetter"/>).</summary>
+    public byte[] Payload { get; private init; } = [];
+
+    /// <summary>A dead letter's error code (<see cref="Contracts.ErrorCodes"/>).</summary>
+    public string ErrorCode { get; private init; } = "";
+
+    /// <summary>A dead letter's reason, in words.</summary>
+    public string ErrorDetail { get; private init; } = "";
+
+    /// <summary>Records this item becomes in Kafka.</summary>
+    public int RecordCount => Kind == PipelineItemKind.Events ? Events.Length : 1;
+
+    /// <summary>The first failure, once every record is resolved; null when all were written.</summary>
+    public string? FirstError => Volatile.Read(ref _firstError);
+
+    public static PipelineItem ForEvents(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, EventRecord[] events)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(events.Length);
+        return new PipelineItem(target, source, sequence, receivedAtMs, PipelineItemKind.Events, events.Length) { Events = events };
+    }
+
+    public static PipelineItem ForDeadLetter(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, byte[] payload, string errorCode, string detail) =>
+        new(target, source, sequence, receivedAtMs, PipelineItemKind.DeadLetter, 1)
+        {
+            Payload = payload,
+            ErrorCode = errorCode,
+            ErrorDetail = detail,
+        };
+
+    /// <summary>Counts one record as resolved: <paramref name="error"/> is null when it was written.</summary>
+    public void Complete(string? error)
+    {
+        if (error is not null)
+        {
+            Interlocked.CompareExchange(ref _firstError, error, null);
+        }
+
+        if (Interlocked.Decrement(ref _remaining) != 0)
+        {
+            return;
+        }
+
+        if (_firstError is { } failure && Kind == PipelineItemKind.Events)
+        {
+            Target.OnDeliveryFailed(this, failure);
+        }
+        else
+        {
+            Target.OnDelivered(this);
+        }
+    }
+}
+
+/// <summary>A target that needs no answer: dead letters of connections that are closing.</summary>
+internal sealed class UntrackedDelivery : IDeliveryTarget
+{
+    public static readonly UntrackedDelivery Instance = new();
+
+    public void OnDelivered(PipelineItem item)
+    {
+    }
+
+    public void OnDeliveryFailed(PipelineItem item, string reason)
+    {
+    }
+}

@@ -1,0 +1,103 @@
+using System.Net.WebSockets;
+using Ingest.Contracts;
+using Ingest.Gateway.Sessions;
+
+namespace Ingest.Gateway.WebSockets;
+
+/// <summary>
+/// The one owner of a connection's outbound frames: sends what its session queues, in order, as
+/// SignalR's WebSocket transport does, so that no send lock or closed/failed flags are shared.
+/// After the close frame, a client that does not answer with its own within
+/// <see cref="CloseHandshakeTimeout"/> has its connection dropped.
+/// </summary>
+internal sealed class FrameWriter(WebSocket socket, IngestSession session, TimeProvider timeProvider) : IDisposable
+{
+    private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly byte[] _ack = new byte[ServerFrames.MaxAckLength];
+    private CancellationTokenSource? _abortTimer;
+    private bool _failed;
+    private bool _closed;
+
+    /// <summary>Sends until the session has queued its close frame (or ended without one).</summary>
+    public async Task RunAsync()
+    {
+        var frames = session.Outbound;
+        while (await frames.WaitToReadAsync())
+        {
+            while (frames.TryRead(out var frame))
+            {
+                switch (frame.Kind)
+                {
+                    case OutboundKind.Text:
+                        await SendAsync(frame.Text);
+                        session.OnSent(frame);
+                        break;
+                    case OutboundKind.Ack or OutboundKind.FinalAck:
+                        if (session.TryTakeAck(frame.Kind == OutboundKind.FinalAck, out var upTo))
+                        {
+                            await SendAsync(_ack.AsMemory(0, ServerFrames.WriteAck(_ack, upTo)));
+                        }
+
+                        break;
+                    case OutboundKind.Close:
+                        await CloseAsync(frame.CloseStatus, frame.CloseDescription);
+                        break;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// After the WebSocket layer closed the connection on its own (1007): keeps the TCP connection
+    /// until the client answers with its close frame or the handshake times out, since closing the
+    /// socket at once could reset it before the client has read the close frame.
+    /// </summary>
+    public void ExpectClientClose() => ArmAbortTimer();
+
+    public void Dispose() => _abortTimer?.Dispose();
+
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> frame)
+    {
+        if (_failed || _closed)
+        {
+            return;
+        }
+
+        try
+        {
+            await socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+        catch (Exception e) when (IsGone(e))
+        {
+            _failed = true; // the client is gone: nothing more can reach it
+        }
+    }
+
+    private async ValueTask CloseAsync(int status, string description)
+    {
+        if (!_failed && !_closed)
+        {
+            _closed = true;
+            try
+            {
+                await socket.CloseOutputAsync((WebSocketCloseStatus)status, description, CancellationToken.None);
+            }
+            catch (Exception e) when (IsGone(e))
+            {
+                _failed = true;
+            }
+        }
+
+        ArmAbortTimer();
+    }
+
+    private void ArmAbortTimer()
+    {
+        _abortTimer ??= new CancellationTokenSource(CloseHandshakeTimeout, timeProvider);
+        _abortTimer.Token.UnsafeRegister(static state => ((WebSocket)state!).Abort(), socket);
+    }
+
+    private static bool IsGone(Exception e) =>
+        e is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException;
+}

@@ -1,0 +1,285 @@
+using Ingest.Contracts;
+using Ingest.Gateway.Pipeline;
+
+namespace Ingest.UnitTests.Sessions;
+
+/// <summary>The wire contract of one connection, driven without a socket (docs/protocol.md).</summary>
+public sealed class IngestSessionTests
+{
+    private const string Valid = """{"msg":"m","clientId":"c1","timestamp":1}""";
+
+    [Fact]
+    public async Task ValidEvent_IsQueuedWithItsBytesAndKey_AndAckedOnceDelivered()
+    {
+        using var harness = new SessionHarness();
+
+        await harness.SendAsync(Valid);
+        var item = harness.TakeItem();
+
+        Assert.Equal(1, item.Sequence);
+        Assert.Equal(PipelineItemKind.Events, item.Kind);
+        var record = Assert.Single(item.Events);
+        Assert.Equal("c1"u8.ToArray(), record.Key);
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(Valid), record.Value);
+        Assert.Equal(harness.Time.GetUtcNow().ToUnixTimeMilliseconds(), item.ReceivedAtMs);
+        Assert.Empty(harness.Flush());
+
+        item.Complete(error: null);
+
+        Assert.Equal(["""{"type":"ack","upTo":1}"""], harness.Flush());
+    }
+
+    [Fact]
+    public async Task Batch_IsOneItem_AckedOnlyWhenEveryEventIsDelivered()
+    {
+        using var harness = new SessionHarness();
+
+        await harness.SendAsync($"[{Valid},{Valid.Replace("c1", "c2", StringComparison.Ordinal)}]");
+        var item = harness.TakeItem();
+
+        Assert.Equal(2, item.Events.Length);
+        Assert.Equal("c2"u8.ToArray(), item.Events[1].Key);
+        item.Complete(error: null);
+        Assert.Empty(harness.Flush());
+        item.Complete(error: null);
+        Assert.Equal(["""{"type":"ack","upTo":1}"""], harness.Flush());
+    }
+
+    [Fact]
+    public async Task Acks_AreCumulative_ALaterDeliveryWaitsForTheEarlierOne()
+    {
+        using var harness = new SessionHarness();
+        await harness.SendAsync(Valid);
+        await harness.SendAsync(Valid);
+        var first = harness.TakeItem();
+        var second = harness.TakeItem();
+
+        second.Complete(error: null);
+        Assert.Empty(harness.Flush());
+
+        first.Complete(error: null);
+        Assert.Equal(["""{"type":"ack","upTo":2}"""], harness.Flush());
+    }
+
+    [Fact]
+    public async Task InvalidJson_ErrorFrameFirst_ThenDeadLetter_AckedOnlyWhenBothAreDone()
+    {
+        using var harness = new SessionHarness();
+
+        await harness.SendAsync("{not json");
+        var deadLetter = harness.TakeItem();
+
+        Assert.Equal(PipelineItemKind.DeadLetter, deadLetter.Kind);
+        Assert.Equal(ErrorCodes.InvalidJson, deadLetter.ErrorCode);
+        Assert.Equal("{not json"u8.ToArray(), deadLetter.Payload);
+        Assert.StartsWith("message 1: ", deadLetter.ErrorDetail, StringComparison.Ordinal);
+
+        // The error frame goes out, but the message is not resolved before its dead letter is written.
+        var error = Assert.Single(harness.Flush());
+        var frame = ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(error));
+        Assert.Equal((ServerFrameType.Error, 1L, ErrorCodes.InvalidJson), (frame.Type, frame.Seq, frame.Code));
+
+        deadLetter.Complete(error: null);
+        Assert.Equal(["""{"type":"ack","upTo":1}"""], harness.Flush());
+    }
+
+    [Fact]
+    public async Task Rejection_DeadLetterWrittenBeforeTheErrorFrameIsSent_NoAckBeforeTheError()
+    {
+        using var harness = new SessionHarness();
+
+        await harness.SendAsync("[]");
+        harness.TakeItem().Complete(error: null);
+
+        // The ack that the dead letter's delivery asks for comes after the error frame, never before.
+        Assert.Equal([ServerFrameType.Error, ServerFrameType.Ack], harness.Flush().Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f)).Type));
+    }
+
+    [Fact]
+    public async Task DeadLettersOff_ErrorFrameThenAck_NothingQueued()
+    {
+        using var harness = new SessionHarness(o => o.Kafka.DeadLetterTopic = "");
+
+        await harness.SendAsync("""{"msg":1,"clientId":"c","timestamp":1}""");
+
+        harness.AssertNoItem();
+        var frames = harness.ParsedFrames.Concat(harness.Flush().Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f)))).ToArray();
+        Assert.Equal((ServerFrameType.Error, ErrorCodes.InvalidEvent), (frames[0].Type, frames[0].Code));
+        Assert.Equal((ServerFrameType.Ack, 1L), (frames[1].Type, frames[1].UpTo));
+    }
+
+    [Fact]
+    public async Task BinaryMessage_IsRejectedAsBinaryNotSupported_AndNumberedLikeAnyOther()
+    {
+        using var harness = new SessionHarness();
+        await harness.SendAsync(Valid);
+
+        await harness.Session.OnMessageAsync(new byte[] { 1, 2, 3 }, binary: true);
+
+        Assert.Equal(PipelineItemKind.Events, harness.TakeItem().Kind);
+        var deadLetter = harness.TakeItem();
+        Assert.Equal((2L, ErrorCodes.BinaryNotSupported), (deadLetter.Sequence, deadLetter.ErrorCode));
+        Assert.Equal(2, harness.Session.MessagesReceived);
+    }
+
+    [Fact]
+    public async Task DeliveryFailure_SendsDeliveryFailed_ThenTheAckCoversTheMessage()
+    {
+        using var harness = new SessionHarness();
+        await harness.SendAsync(Valid);
+        await harness.SendAsync(Valid);
+        var first = harness.TakeItem();
+        harness.TakeItem().Complete(error: null);
+
+        first.Complete("Local_MsgTimedOut: Message timed out");
+
+        var frames = harness.Flush().Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f))).ToArray();
+        Assert.Equal((ServerFrameType.Error, 1L, ErrorCodes.DeliveryFailed), (frames[0].Type, frames[0].Seq, frames[0].Code));
+        Assert.Contains("Local_MsgTimedOut", frames[0].Message, StringComparison.Ordinal);
+        Assert.Equal((ServerFrameType.Ack, 2L), (frames[^1].Type, frames[^1].UpTo));
+    }
+
+    [Fact]
+    public async Task ClientClose_WaitsForDelivery_ThenFinalAckAndClose1000()
+    {
+        using var harness = new SessionHarness();
+        await harness.SendAsync(Valid);
+        var item = harness.TakeItem();
+
+        var closing = harness.Session.OnClientCloseAsync();
+        Assert.False(harness.Session.TryRead());
+        Assert.Empty(harness.Flush());
+        Assert.Null(harness.Closed);
+
+        item.Complete(error: null);
+        await closing;
+        await harness.FlushUntilClosedAsync();
+
+        Assert.Equal("""{"type":"ack","upTo":1}""", harness.Frames[^1]);
+        Assert.Equal((CloseCodes.Normal, ""), harness.Closed);
+        Assert.True(harness.Completed);
+    }
+
+    [Fact]
+    public async Task ClientClose_WithNothingSent_FinalAckOfZero()
+    {
+        using var harness = new SessionHarness();
+
+        await harness.Session.OnClientCloseAsync();
+        await harness.FlushUntilClosedAsync();
+
+        Assert.Equal(["""{"type":"ack","upTo":0}"""], harness.Frames);
+    }
+
+    [Fact]
+    public async Task Drain_BetweenMessages_DrainingFrame_FinalAck_Close1001()
+    {
+        using var harness = new SessionHarness(o => o.Shutdown.ReconnectWindowMs = 2_000);
+        await harness.SendAsync(Valid);
+        harness.TakeItem().Complete(error: null);
+
+        harness.BeginShutdown();
+        await harness.FlushUntilClosedAsync();
+
+        var frames = harness.ParsedFrames.ToArray();
+        Assert.Equal(ServerFrameType.Ack, frames[0].Type);
+        Assert.Equal(ServerFrameType.Draining, frames[^2].Type);
+        Assert.InRange(frames[^2].ReconnectAfterMs, 0, 2_000);
+        Assert.Equal((ServerFrameType.Ack, 1L), (frames[^1].Type, frames[^1].UpTo));
+        Assert.Equal(CloseCodes.GoingAway, harness.Closed!.Value.Status);
+        Assert.False(harness.Session.TryRead());
+        Assert.True(harness.Shutdown.HasBegun);
+    }
+
+    [Fact]
+    public async Task Drain_InTheMiddleOfAMessage_LetsItFinish_AndItsEventsAreInTheFinalAck()
+    {
+        using var harness = new SessionHarness();
+        Assert.True(harness.Session.TryRead()); // the first chunk of a message has arrived
+
+        harness.BeginShutdown();
+        harness.Flush();
+        Assert.Null(harness.Closed);
+        Assert.True(harness.Session.TryRead()); // its next chunk is still read
+
+        await harness.SendAsync(Valid); // the message completes
+        Assert.False(harness.Session.TryRead()); // the next one is not
+        harness.TakeItem().Complete(error: null);
+        await harness.FlushUntilClosedAsync();
+
+        Assert.Equal("""{"type":"ack","upTo":1}""", harness.Frames[^1]);
+        Assert.Equal(CloseCodes.GoingAway, harness.Closed!.Value.Status);
+    }
+
+    [Fact]
+    public async Task Drain_KafkaNeverAnswers_ClosesWith1011WhenTheConnectionsShareOfTheBudgetIsSpent()
+    {
+        using var harness = new SessionHarness(o => o.Shutdown.TimeoutMs = 10_000);
+        await harness.SendAsync(Valid);
+        await harness.SendAsync(Valid);
+        harness.TakeItem().Complete(error: null);
+        _ = harness.TakeItem(); // never delivered
+
+        harness.BeginShutdown();
+        harness.Flush();
+        Assert.Null(harness.Closed);
+
+        // 10 s budget: the connections get 8 s, the producer's flush keeps 2 s.
+        harness.Time.Advance(TimeSpan.FromMilliseconds(7_999));
+        harness.Flush();
+        Assert.Null(harness.Closed);
+        harness.Time.Advance(TimeSpan.FromMilliseconds(1));
+        await harness.FlushUntilClosedAsync();
+
+        Assert.Equal("""{"type":"ack","upTo":1}""", harness.Frames[^1]);
+        Assert.Equal(CloseCodes.InternalError, harness.Closed!.Value.Status);
+    }
+
+    [Fact]
+    public async Task MessageTooLarge_DeadLettersThePrefixUntracked_FinalAckWithoutIt_Close1009()
+    {
+        using var harness = new SessionHarness();
+        await harness.SendAsync(Valid);
+        harness.TakeItem().Complete(error: null);
+
+        await harness.Session.OnMessageTooLargeAsync("{\"msg\":\"xxxx"u8.ToArray(), limit: 12);
+        var deadLetter = harness.TakeItem();
+        await harness.FlushUntilClosedAsync();
+
+        Assert.Equal((2L, ErrorCodes.MessageTooLarge), (deadLetter.Sequence, deadLetter.ErrorCode));
+        Assert.Same(UntrackedDelivery.Instance, deadLetter.Target);
+        Assert.Equal("""{"type":"ack","upTo":1}""", harness.Frames[^1]);
+        Assert.Equal(CloseCodes.MessageTooBig, harness.Closed!.Value.Status);
+    }
+
+    [Fact]
+    public async Task InvalidUtf8_DeadLettersWhatWasReceived_AndSendsNothingMore()
+    {
+        using var harness = new SessionHarness();
+        byte[] received = [(byte)'{', 0xC3, 0x28];
+
+        await harness.Session.OnInvalidUtf8Async(received);
+
+        var deadLetter = harness.TakeItem();
+        Assert.Equal(ErrorCodes.InvalidUtf8, deadLetter.ErrorCode);
+        Assert.Equal(received, deadLetter.Payload);
+        Assert.Empty(harness.Flush());
+        Assert.Null(harness.Closed);
+        Assert.True(harness.Completed);
+        Assert.False(harness.Session.TryRead());
+    }
+
+    [Fact]
+    public async Task ConnectionLost_DeliveryFailuresLater_StillResolveWithoutAWriter()
+    {
+        using var harness = new SessionHarness();
+        await harness.SendAsync(Valid);
+        var item = harness.TakeItem();
+
+        harness.Session.OnConnectionLost();
+        item.Complete("Local_MsgTimedOut: Message timed out");
+
+        Assert.True(harness.Completed);
+        Assert.Empty(harness.Flush());
+    }
+}
