@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Ingest.BrowserTests.Infrastructure;
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Embedded;
+using Ingest.Testing;
 
 namespace Ingest.BrowserTests.Client;
 

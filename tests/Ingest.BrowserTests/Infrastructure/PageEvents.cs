@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Ingest.IntegrationTests.Infrastructure;
+using Ingest.Testing;
 
 namespace Ingest.BrowserTests.Infrastructure;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Ingest.BrowserTests.Infrastructure;
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Embedded;
+using Ingest.Testing;
 using Microsoft.Playwright;
 
 namespace Ingest.BrowserTests.Page;

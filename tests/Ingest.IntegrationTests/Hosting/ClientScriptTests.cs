@@ -1,5 +1,5 @@
 using System.Net;
-using Ingest.IntegrationTests.Infrastructure;
+using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.Hosting;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using Ingest.Gateway;
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Discovery;
+using Ingest.Testing;
 using Microsoft.Extensions.Configuration;
 
 namespace Ingest.IntegrationTests.Hosting;

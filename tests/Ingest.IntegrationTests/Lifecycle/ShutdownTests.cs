@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Embedded;
+using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.Lifecycle;
 

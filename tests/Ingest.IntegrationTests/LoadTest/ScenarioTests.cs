@@ -1,6 +1,6 @@
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Embedded;
 using Ingest.LoadTest.Scenarios;
+using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.LoadTest;
 

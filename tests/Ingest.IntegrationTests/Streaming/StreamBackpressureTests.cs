@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Ingest.Gateway.Streaming;
-using Ingest.IntegrationTests.Infrastructure;
+using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.Streaming;
 

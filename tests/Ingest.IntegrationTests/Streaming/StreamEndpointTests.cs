@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using Ingest.Gateway.Streaming;
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Embedded;
+using Ingest.Testing;
 using Microsoft.Extensions.Hosting;
 
 namespace Ingest.IntegrationTests.Streaming;

@@ -1,6 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
-using Ingest.IntegrationTests.Infrastructure;
+using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.WebSockets;
 

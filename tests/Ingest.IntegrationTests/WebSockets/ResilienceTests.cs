@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
-using Ingest.IntegrationTests.Infrastructure;
 using Ingest.Kafka.Embedded;
+using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.WebSockets;
 

@@ -2,7 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using Ingest.Kafka;
 
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>A record read back from Kafka.</summary>
 internal sealed record KafkaRecord(string? Key, byte[] Value, int Partition, long Offset, IReadOnlyDictionary<string, string> Headers)

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>
 /// The gateway as its own process (<c>dotnet Ingest.Gateway.dll</c> from the test's output), for

@@ -2,7 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>A frame the gateway sent, parsed.</summary>
 internal sealed record ServerFrame(string Type, long UpTo, long Seq, string? Code, string? Message, int ReconnectAfterMs, string Raw);

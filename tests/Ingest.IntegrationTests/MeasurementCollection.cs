@@ -1,4 +1,4 @@
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.IntegrationTests;
 
 /// <summary>
 /// Tests that compare timings: they run after the parallel tests of this assembly, one at a time,

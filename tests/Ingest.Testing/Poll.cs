@@ -1,4 +1,4 @@
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>
 /// Waits for state that nothing signals (the gateway's counters, a subscriber count): re-checks

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>One Server-Sent Event as dispatched to a client: its type, its data lines joined with LF, its id.</summary>
 internal sealed record SseEvent(string Type, string Data, string? Id)

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>
 /// A real gateway on Kestrel (127.0.0.1, random port) producing over TCP to an embedded Kafka

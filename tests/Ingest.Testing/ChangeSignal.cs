@@ -1,4 +1,4 @@
-namespace Ingest.IntegrationTests.Infrastructure;
+namespace Ingest.Testing;
 
 /// <summary>
 /// State that a background loop changes and a test waits on: <see cref="Publish"/> changes it under
