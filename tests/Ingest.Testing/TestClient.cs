@@ -1,15 +1,15 @@
 using System.Net.WebSockets;
 using System.Text;
-using System.Text.Json;
+using Ingest.Contracts;
 
 namespace Ingest.Testing;
 
-/// <summary>A frame the gateway sent, parsed.</summary>
-internal sealed record ServerFrame(string Type, long UpTo, long Seq, string? Code, string? Message, int ReconnectAfterMs, string Raw);
-
 /// <summary>
 /// A WebSocket client for tests: sends text/binary messages (optionally fragmented) and records
-/// every frame the gateway sends, in order, with waits that end as soon as a condition holds.
+/// every frame the gateway sends, in order, as the contract's <see cref="ServerFrame"/> (its text
+/// too, for failure messages), with waits that end as soon as a condition holds. A frame that is not
+/// one of the contract (<see cref="ServerFrameType.Unknown"/>) ends the receive loop with an error,
+/// which <see cref="DisposeAsync"/> throws.
 /// </summary>
 internal sealed class TestClient : IAsyncDisposable
 {
@@ -17,8 +17,10 @@ internal sealed class TestClient : IAsyncDisposable
 
     private readonly ClientWebSocket _socket;
     private readonly List<ServerFrame> _frames = [];
+    private readonly List<string> _rawFrames = [];
     private readonly ChangeSignal _signal = new();
     private readonly Task _receiveLoop;
+    private string? _failure;
 
     private TestClient(ClientWebSocket socket)
     {
@@ -55,9 +57,21 @@ internal sealed class TestClient : IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<ServerFrame> Errors => Frames.Where(f => f.Type == "error").ToArray();
+    /// <summary>The text of every frame in <see cref="Frames"/>, in the same order.</summary>
+    public IReadOnlyList<string> RawFrames
+    {
+        get
+        {
+            lock (_signal.Gate)
+            {
+                return _rawFrames.ToArray();
+            }
+        }
+    }
 
-    public long AckedUpTo => Frames.Where(f => f.Type == "ack").Select(f => f.UpTo).DefaultIfEmpty(0).Max();
+    public IReadOnlyList<ServerFrame> Errors => Frames.Where(f => f.Type == ServerFrameType.Error).ToArray();
+
+    public long AckedUpTo => Frames.Where(f => f.Type == ServerFrameType.Ack).Select(f => f.UpTo).DefaultIfEmpty(0).Max();
 
     public Task SendAsync(string text, int fragmentSize = int.MaxValue) =>
         SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, fragmentSize);
@@ -103,8 +117,8 @@ internal sealed class TestClient : IAsyncDisposable
             condition,
             what,
             timeout ?? DefaultTimeout,
-            () => IsClosed ? $"Connection closed ({CloseStatus} {CloseDescription})" : null,
-            () => $"last frames: {string.Join(' ', Frames.TakeLast(5).Select(f => f.Raw))}");
+            () => IsClosed ? $"Connection closed ({_failure ?? $"{CloseStatus} {CloseDescription}"})" : null,
+            () => $"last frames: {string.Join(' ', RawFrames.TakeLast(5))}");
 
     /// <summary>Starts the close handshake and waits for the gateway's close frame.</summary>
     public async Task CloseAsync()
@@ -142,9 +156,21 @@ internal sealed class TestClient : IAsyncDisposable
                     continue;
                 }
 
-                var frame = Parse(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length));
+                var bytes = message.GetBuffer().AsSpan(0, (int)message.Length);
+                var frame = ServerFrame.Parse(bytes);
+                var raw = Encoding.UTF8.GetString(bytes);
                 message.SetLength(0);
-                _signal.Publish(() => _frames.Add(frame));
+                if (frame.Type == ServerFrameType.Unknown)
+                {
+                    _failure = $"the gateway sent a frame that is not one of the contract: {raw}";
+                    throw new InvalidDataException(_failure);
+                }
+
+                _signal.Publish(() =>
+                {
+                    _frames.Add(frame);
+                    _rawFrames.Add(raw);
+                });
             }
         }
         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
@@ -155,15 +181,6 @@ internal sealed class TestClient : IAsyncDisposable
         {
             _signal.Publish(() => IsClosed = true);
         }
-    }
-
-    private static ServerFrame Parse(string raw)
-    {
-        using var document = JsonDocument.Parse(raw);
-        var root = document.RootElement;
-        long Number(string name) => root.TryGetProperty(name, out var value) ? value.GetInt64() : 0;
-        string? Text(string name) => root.TryGetProperty(name, out var value) ? value.GetString() : null;
-        return new ServerFrame(Text("type")!, Number("upTo"), Number("seq"), Text("code"), Text("message"), (int)Number("reconnectAfterMs"), raw);
     }
 
     public async ValueTask DisposeAsync()

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Ingest.BrowserTests.Infrastructure;
+using Ingest.Contracts;
 using Ingest.Kafka.Embedded;
 using Ingest.Testing;
 
@@ -183,7 +184,7 @@ public sealed class IngestJsTests(BrowserFixture browser)
         var counters = await session.CountersAsync("failingClient");
         var codes = await session.EvaluateAsync<string[]>("() => failingClient.codes");
 
-        Assert.All(codes, code => Assert.Equal("delivery_failed", code));
+        Assert.All(codes, code => Assert.Equal(ErrorCodes.DeliveryFailed, code));
         Assert.Equal(counters.Errors, codes.Length);
         Assert.Equal((10, 10, 0, 0), (counters.Sent, counters.Acked, counters.Rejected, counters.Dropped));
         Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), PageEvents.ReadSeqs(gateway, clientId, 10).Distinct().Order());
@@ -211,7 +212,7 @@ public sealed class IngestJsTests(BrowserFixture browser)
             new { url = gateway.WebSocketUri.ToString() });
 
         var error = Assert.Single(result.GetProperty("errors").EnumerateArray());
-        Assert.Equal("invalid_event", error.GetProperty("code").GetString());
+        Assert.Equal(ErrorCodes.InvalidEvent, error.GetProperty("code").GetString());
         Assert.Equal(1, error.GetProperty("seq").GetInt64());
         var stats = result.GetProperty("stats").Deserialize<ClientCounters>(BrowserSession.Json)!;
         Assert.Equal((2, 1, 1, 1, 0, 0), (stats.Sent, stats.Acked, stats.Errors, stats.Rejected, stats.Resent, stats.Buffered));
@@ -282,7 +283,7 @@ public sealed class IngestJsTests(BrowserFixture browser)
         Assert.Equal(["draining", "close", "close"], seen.Take(3).Select(e => e.GetProperty("type").GetString()));
         var hint = seen[0].GetProperty("ms").GetInt32();
         Assert.InRange(hint, 0, 1000);
-        Assert.Equal(1001, seen[1].GetProperty("code").GetInt32());
+        Assert.Equal(CloseCodes.GoingAway, seen[1].GetProperty("code").GetInt32());
         Assert.Equal(hint, seen[1].GetProperty("ms").GetInt32());
         var attemptAfter = seen[2].GetProperty("at").GetDouble() - seen[1].GetProperty("at").GetDouble();
         Assert.InRange(attemptAfter, hint - 1, hint + 5_000);

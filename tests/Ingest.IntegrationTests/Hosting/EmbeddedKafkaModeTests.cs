@@ -1,4 +1,5 @@
 using System.Net;
+using Ingest.Contracts;
 using Ingest.Gateway;
 using Ingest.Kafka.Discovery;
 using Ingest.Testing;
@@ -75,11 +76,11 @@ public sealed class EmbeddedKafkaModeTests
         await client.SendAsync("not json");
         await client.WaitForErrorAsync(2);
 
-        var stats = System.Text.Json.JsonDocument.Parse(await gateway.Http.GetStringAsync(new Uri("/stats", UriKind.Relative), TestContext.Current.CancellationToken)).RootElement;
+        var stats = GatewayStats.Parse(await gateway.Http.GetStringAsync(new Uri("/stats", UriKind.Relative), TestContext.Current.CancellationToken));
 
-        Assert.Equal(1, stats.GetProperty("connectionsActive").GetInt64());
-        Assert.Equal(2, stats.GetProperty("messagesReceived").GetInt64());
-        Assert.Equal(1, stats.GetProperty("messagesRejected").GetInt64());
-        Assert.Equal(2, stats.GetProperty("eventsDelivered").GetInt64());
+        Assert.Equal(1, stats.ConnectionsActive);
+        Assert.Equal(2, stats.MessagesReceived);
+        Assert.Equal(1, stats.MessagesRejected);
+        Assert.Equal(2, stats.EventsDelivered);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
+using Ingest.Contracts;
 using Ingest.Kafka.Embedded;
 using Ingest.Testing;
 
@@ -52,7 +53,7 @@ public sealed class ShutdownTests
             }
         }
 
-        await Poll.UntilAsync(() => ReadStats(gateway).Contains("\"eventsReceived\":36", StringComparison.Ordinal), "the gateway to read all 36 events");
+        await Poll.UntilAsync(() => ReadStats(gateway).EventsReceived == 36, "the gateway to read all 36 events");
 
         var clock = Stopwatch.StartNew();
         gateway.Terminate();
@@ -75,8 +76,8 @@ public sealed class ShutdownTests
         foreach (var client in clients)
         {
             Assert.Equal(5, client.AckedUpTo);
-            Assert.Single(client.Frames, f => f.Type == "draining");
-            Assert.Equal("ack", client.Frames[^1].Type);
+            Assert.Single(client.Frames, f => f.Type == ServerFrameType.Draining);
+            Assert.Equal(ServerFrameType.Ack, client.Frames[^1].Type);
             Assert.Equal(WebSocketCloseStatus.InternalServerError, client.CloseStatus);
             await client.DisposeAsync();
         }
@@ -100,6 +101,6 @@ public sealed class ShutdownTests
         return (response.StatusCode, body.RootElement.GetProperty("status").GetString());
     }
 
-    private static string ReadStats(GatewayProcessHost gateway) =>
-        gateway.Http.GetStringAsync(new Uri("/stats", UriKind.Relative)).GetAwaiter().GetResult();
+    private static GatewayStats ReadStats(GatewayProcessHost gateway) =>
+        GatewayStats.Parse(gateway.Http.GetStringAsync(new Uri("/stats", UriKind.Relative)).GetAwaiter().GetResult());
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Ingest.Contracts;
 using Ingest.Kafka;
 using Ingest.Kafka.Discovery;
 using Ingest.Kafka.Embedded;
@@ -45,8 +46,8 @@ public sealed class ListenerFixture : IDisposable
     public static Message<string?, string> DeadLetter(string raw, string error, string detail)
     {
         var headers = GatewayHeaders();
-        headers.Add("ingest-error", Encoding.UTF8.GetBytes(error));
-        headers.Add("ingest-error-detail", Encoding.UTF8.GetBytes(detail));
+        headers.Add(IngestHeaders.Error, Encoding.UTF8.GetBytes(error));
+        headers.Add(IngestHeaders.ErrorDetail, Encoding.UTF8.GetBytes(detail));
         return new Message<string?, string> { Key = null, Value = raw, Headers = headers };
     }
 
@@ -83,9 +84,9 @@ public sealed class ListenerFixture : IDisposable
 
     private static Headers GatewayHeaders() => new()
     {
-        { "ingest-received-at", Encoding.ASCII.GetBytes(ReceivedAt) },
-        { "ingest-connection", Encoding.UTF8.GetBytes(Connection) },
-        { "ingest-gateway", Encoding.UTF8.GetBytes(Gateway) },
+        { IngestHeaders.ReceivedAt, Encoding.ASCII.GetBytes(ReceivedAt) },
+        { IngestHeaders.Connection, Encoding.UTF8.GetBytes(Connection) },
+        { IngestHeaders.Gateway, Encoding.UTF8.GetBytes(Gateway) },
     };
 }
 

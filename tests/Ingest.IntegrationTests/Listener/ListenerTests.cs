@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Confluent.Kafka;
+using Ingest.Contracts;
 using Ingest.Kafka.Discovery;
 using Ingest.Listener;
 using Ingest.Listener.Cli;
@@ -108,8 +109,8 @@ public sealed class ListenerTests : IClassFixture<ListenerFixture>
         cluster.CreateTopic("events.dlq", partitions: 1);
         using (var producer = new ProducerBuilder<string?, string>(Ingest.Kafka.KafkaClientDefaults.IdempotentProducer(cluster.BootstrapServers)).Build())
         {
-            producer.Produce("events.dlq", ListenerFixture.DeadLetter("{not json", "invalid_json", "'n' is an invalid start of a property name"));
-            producer.Produce("events.dlq", ListenerFixture.DeadLetter("[1,2]", "invalid_event", "element 0 is not an object"));
+            producer.Produce("events.dlq", ListenerFixture.DeadLetter("{not json", ErrorCodes.InvalidJson, "'n' is an invalid start of a property name"));
+            producer.Produce("events.dlq", ListenerFixture.DeadLetter("[1,2]", ErrorCodes.InvalidEvent, "element 0 is not an object"));
             Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
         }
 
@@ -125,15 +126,15 @@ public sealed class ListenerTests : IClassFixture<ListenerFixture>
     public async Task DeadLetter_JsonFormat_CarriesTheErrorHeadersAndTheRawMessage()
     {
         var topic = _kafka.NewTopic(partitions: 1, prefix: "dlq");
-        _kafka.Produce(topic, [ListenerFixture.DeadLetter("{not json", "invalid_json", "bad")]);
+        _kafka.Produce(topic, [ListenerFixture.DeadLetter("{not json", ErrorCodes.InvalidJson, "bad")]);
 
         var result = await Run("--topic", topic, "--dlq", "--format", "json", "--from-beginning", "--count", "1", "--timeout", Bound);
 
         Assert.Equal(ExitCodes.Success, result.ExitCode);
         using var line = JsonDocument.Parse(Assert.Single(result.Lines));
         var headers = line.RootElement.GetProperty("headers");
-        Assert.Equal("invalid_json", headers.GetProperty("ingest-error").GetString());
-        Assert.Equal("bad", headers.GetProperty("ingest-error-detail").GetString());
+        Assert.Equal(ErrorCodes.InvalidJson, headers.GetProperty(IngestHeaders.Error).GetString());
+        Assert.Equal("bad", headers.GetProperty(IngestHeaders.ErrorDetail).GetString());
         Assert.Equal("{not json", line.RootElement.GetProperty("value").GetString());
     }
 
@@ -190,9 +191,9 @@ public sealed class ListenerTests : IClassFixture<ListenerFixture>
         Assert.Equal(0, root.GetProperty("partition").GetInt32());
         Assert.Equal(0, root.GetProperty("offset").GetInt64());
         Assert.Equal("client 1", root.GetProperty("key").GetString());
-        Assert.Equal(ListenerFixture.ReceivedAt, root.GetProperty("headers").GetProperty("ingest-received-at").GetString());
-        Assert.Equal(ListenerFixture.Connection, root.GetProperty("headers").GetProperty("ingest-connection").GetString());
-        Assert.Equal(ListenerFixture.Gateway, root.GetProperty("headers").GetProperty("ingest-gateway").GetString());
+        Assert.Equal(ListenerFixture.ReceivedAt, root.GetProperty("headers").GetProperty(IngestHeaders.ReceivedAt).GetString());
+        Assert.Equal(ListenerFixture.Connection, root.GetProperty("headers").GetProperty(IngestHeaders.Connection).GetString());
+        Assert.Equal(ListenerFixture.Gateway, root.GetProperty("headers").GetProperty(IngestHeaders.Gateway).GetString());
         Assert.Equal(sent.Value, root.GetProperty("value").GetRawText());
     }
 

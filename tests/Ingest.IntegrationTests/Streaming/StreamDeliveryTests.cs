@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Ingest.Contracts;
 using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.Streaming;
@@ -122,7 +123,7 @@ public sealed class StreamDeliveryTests
             var record = records[(partition, offset)];
             Assert.Equal(record.Key, root.GetProperty("clientId").GetString());
             Assert.Equal(record.Text, e.RawEvent);
-            Assert.Equal(long.Parse(record.Headers["ingest-received-at"], CultureInfo.InvariantCulture), root.GetProperty("receivedAt").GetInt64());
+            Assert.Equal(long.Parse(record.Headers[IngestHeaders.ReceivedAt], CultureInfo.InvariantCulture), root.GetProperty("receivedAt").GetInt64());
             Assert.InRange(root.GetProperty("receivedAt").GetInt64(), before, after);
             Assert.InRange(root.GetProperty("timestamp").GetInt64(), before, after);
         }

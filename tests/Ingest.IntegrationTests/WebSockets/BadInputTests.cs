@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
+using Ingest.Contracts;
 using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.WebSockets;
@@ -11,18 +12,18 @@ public sealed class BadInputTests
 
     public static TheoryData<string, string, string> RejectedMessages => new()
     {
-        { "broken JSON", "{\"msg\":\"x\",\"clientId\":", "invalid_json" },
-        { "trailing garbage", Valid + "x", "invalid_json" },
-        { "clientId not a string", "{\"msg\":\"x\",\"clientId\":7,\"timestamp\":1}", "invalid_event" },
-        { "timestamp not an integer", "{\"msg\":\"x\",\"clientId\":\"c\",\"timestamp\":1.5}", "invalid_event" },
-        { "timestamp negative", "{\"msg\":\"x\",\"clientId\":\"c\",\"timestamp\":-1}", "invalid_event" },
-        { "msg missing", "{\"clientId\":\"c\",\"timestamp\":1}", "invalid_event" },
-        { "clientId empty", "{\"msg\":\"x\",\"clientId\":\"\",\"timestamp\":1}", "invalid_event" },
-        { "empty array", "[]", "invalid_event" },
-        { "scalar", "42", "invalid_event" },
-        { "array of non-objects", "[1,2]", "invalid_event" },
-        { "batch with one invalid event", "[" + Valid + ",{\"msg\":1,\"clientId\":\"c\",\"timestamp\":1}]", "invalid_event" },
-        { "batch of 1001", "[" + string.Join(',', Enumerable.Repeat(Valid, 1001)) + "]", "batch_too_large" },
+        { "broken JSON", "{\"msg\":\"x\",\"clientId\":", ErrorCodes.InvalidJson },
+        { "trailing garbage", Valid + "x", ErrorCodes.InvalidJson },
+        { "clientId not a string", "{\"msg\":\"x\",\"clientId\":7,\"timestamp\":1}", ErrorCodes.InvalidEvent },
+        { "timestamp not an integer", "{\"msg\":\"x\",\"clientId\":\"c\",\"timestamp\":1.5}", ErrorCodes.InvalidEvent },
+        { "timestamp negative", "{\"msg\":\"x\",\"clientId\":\"c\",\"timestamp\":-1}", ErrorCodes.InvalidEvent },
+        { "msg missing", "{\"clientId\":\"c\",\"timestamp\":1}", ErrorCodes.InvalidEvent },
+        { "clientId empty", "{\"msg\":\"x\",\"clientId\":\"\",\"timestamp\":1}", ErrorCodes.InvalidEvent },
+        { "empty array", "[]", ErrorCodes.InvalidEvent },
+        { "scalar", "42", ErrorCodes.InvalidEvent },
+        { "array of non-objects", "[1,2]", ErrorCodes.InvalidEvent },
+        { "batch with one invalid event", "[" + Valid + ",{\"msg\":1,\"clientId\":\"c\",\"timestamp\":1}]", ErrorCodes.InvalidEvent },
+        { "batch of 1001", "[" + string.Join(',', Enumerable.Repeat(Valid, 1001)) + "]", ErrorCodes.BatchTooLarge },
     };
 
     [Theory]
@@ -41,11 +42,11 @@ public sealed class BadInputTests
         AssertErrorBeforeAck(client, 1);
         var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
         Assert.Equal(message, deadLetter.Text);
-        Assert.Equal(code, deadLetter.Headers["ingest-error"]);
-        Assert.Contains(error.Message!, deadLetter.Headers["ingest-error-detail"], StringComparison.Ordinal);
-        Assert.True(deadLetter.Headers.ContainsKey("ingest-received-at"));
-        Assert.True(deadLetter.Headers.ContainsKey("ingest-connection"));
-        Assert.True(deadLetter.Headers.ContainsKey("ingest-gateway"));
+        Assert.Equal(code, deadLetter.Headers[IngestHeaders.Error]);
+        Assert.Contains(error.Message!, deadLetter.Headers[IngestHeaders.ErrorDetail], StringComparison.Ordinal);
+        Assert.True(deadLetter.Headers.ContainsKey(IngestHeaders.ReceivedAt));
+        Assert.True(deadLetter.Headers.ContainsKey(IngestHeaders.Connection));
+        Assert.True(deadLetter.Headers.ContainsKey(IngestHeaders.Gateway));
         // None of the rejected message's events reach the events topic; the valid one does.
         var record = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1));
         Assert.Equal(Valid, record.Text);
@@ -64,11 +65,11 @@ public sealed class BadInputTests
         await client.SendAsync(Valid);
         await client.WaitForAckAsync(4);
 
-        Assert.Equal("binary_not_supported", (await client.WaitForErrorAsync(2)).Code);
-        Assert.Equal("invalid_json", (await client.WaitForErrorAsync(3)).Code);
+        Assert.Equal(ErrorCodes.BinaryNotSupported, (await client.WaitForErrorAsync(2)).Code);
+        Assert.Equal(ErrorCodes.InvalidJson, (await client.WaitForErrorAsync(3)).Code);
         Assert.Equal(2, client.Errors.Count);
         var deadLetters = TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 2);
-        Assert.Contains(deadLetters, d => d.Value.SequenceEqual(binary) && d.Headers["ingest-error"] == "binary_not_supported");
+        Assert.Contains(deadLetters, d => d.Value.SequenceEqual(binary) && d.Headers[IngestHeaders.Error] == ErrorCodes.BinaryNotSupported);
         Assert.Equal(2, TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 2).Count);
     }
 
@@ -105,7 +106,7 @@ public sealed class BadInputTests
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, client.CloseStatus);
         Assert.Equal(1, client.AckedUpTo);
         var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
-        Assert.Equal("message_too_large", deadLetter.Headers["ingest-error"]);
+        Assert.Equal(ErrorCodes.MessageTooLarge, deadLetter.Headers[IngestHeaders.Error]);
         Assert.Equal(oversize.AsSpan(0, limit).ToArray(), deadLetter.Value);
         Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1));
     }
@@ -123,7 +124,7 @@ public sealed class BadInputTests
 
         Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, client.CloseStatus);
         var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
-        Assert.Equal("invalid_utf8", deadLetter.Headers["ingest-error"]);
+        Assert.Equal(ErrorCodes.InvalidUtf8, deadLetter.Headers[IngestHeaders.Error]);
         Assert.Equal(invalid, deadLetter.Value);
     }
 
@@ -136,7 +137,7 @@ public sealed class BadInputTests
         await client.SendAsync("{broken");
         await client.SendAndWaitAckAsync(Valid);
 
-        Assert.Equal("invalid_json", (await client.WaitForErrorAsync(1)).Code);
+        Assert.Equal(ErrorCodes.InvalidJson, (await client.WaitForErrorAsync(1)).Code);
         Assert.Equal(0, Ingest.Kafka.TopicWatermarks.CountRecords(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, TimeSpan.FromSeconds(10)));
     }
 
@@ -162,8 +163,8 @@ public sealed class BadInputTests
     private static void AssertErrorBeforeAck(TestClient client, long sequence)
     {
         var frames = client.Frames.ToList();
-        var errorIndex = frames.FindIndex(f => f.Type == "error" && f.Seq == sequence);
-        var firstCoveringAck = frames.FindIndex(f => f.Type == "ack" && f.UpTo >= sequence);
-        Assert.True(errorIndex >= 0 && errorIndex < firstCoveringAck, $"error for {sequence} must precede the ack covering it: {string.Join(' ', frames.Select(f => f.Raw))}");
+        var errorIndex = frames.FindIndex(f => f.Type == ServerFrameType.Error && f.Seq == sequence);
+        var firstCoveringAck = frames.FindIndex(f => f.Type == ServerFrameType.Ack && f.UpTo >= sequence);
+        Assert.True(errorIndex >= 0 && errorIndex < firstCoveringAck, $"error for {sequence} must precede the ack covering it: {string.Join(' ', client.RawFrames)}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Ingest.Contracts;
 using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.WebSockets;
@@ -21,10 +22,10 @@ public sealed class IngestTests
         var record = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1));
         Assert.Equal(sent, record.Text);
         Assert.Equal("client 1", record.Key);
-        var receivedAt = long.Parse(record.Headers["ingest-received-at"], CultureInfo.InvariantCulture);
+        var receivedAt = long.Parse(record.Headers[IngestHeaders.ReceivedAt], CultureInfo.InvariantCulture);
         Assert.InRange(receivedAt, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        Assert.False(string.IsNullOrEmpty(record.Headers["ingest-connection"]));
-        Assert.False(string.IsNullOrEmpty(record.Headers["ingest-gateway"]));
+        Assert.False(string.IsNullOrEmpty(record.Headers[IngestHeaders.Connection]));
+        Assert.False(string.IsNullOrEmpty(record.Headers[IngestHeaders.Gateway]));
         Assert.Empty(client.Errors);
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Ingest.Contracts;
 using Ingest.Kafka.Embedded;
 using Ingest.Testing;
 
@@ -133,7 +134,7 @@ public sealed class ResilienceTests
         using var body = JsonDocument.Parse(await readyz.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.Equal("kafka_unreachable", body.RootElement.GetProperty("status").GetString());
         Assert.False(string.IsNullOrEmpty(body.RootElement.GetProperty("reason").GetString()));
-        Assert.Equal("delivery_failed", error.Code);
+        Assert.Equal(ErrorCodes.DeliveryFailed, error.Code);
         Assert.Equal(HttpStatusCode.OK, (await gateway.Http.GetAsync(new Uri("/healthz", UriKind.Relative), TestContext.Current.CancellationToken)).StatusCode);
     }
 
@@ -214,11 +215,11 @@ public sealed class ResilienceTests
         {
             var client = connected[c];
             var frames = client.Frames;
-            var draining = Assert.Single(frames, f => f.Type == "draining");
+            var draining = Assert.Single(frames, f => f.Type == ServerFrameType.Draining);
             Assert.InRange(draining.ReconnectAfterMs, 0, 3000);
             Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
             // The last frame before the close is the final ack, and it covers every message read.
-            Assert.Equal("ack", frames[^1].Type);
+            Assert.Equal(ServerFrameType.Ack, frames[^1].Type);
             var acked = (int)client.AckedUpTo;
             Assert.True(acked > 0);
             Assert.All(sentByClient[c].Take(acked), e => Assert.Contains(e, landed));

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Ingest.Contracts;
 using Ingest.Listener.Output;
 
 namespace Ingest.UnitTests.Listener;
@@ -98,7 +99,7 @@ public sealed class EventFormatterTests
         Assert.Equal(42, root.GetProperty("offset").GetInt64());
         Assert.Equal(1714979289010, root.GetProperty("timestamp").GetInt64());
         Assert.Equal("client 1", root.GetProperty("key").GetString());
-        Assert.Equal("conn-1", root.GetProperty("headers").GetProperty("ingest-connection").GetString());
+        Assert.Equal("conn-1", root.GetProperty("headers").GetProperty(IngestHeaders.Connection).GetString());
         Assert.Equal(Event, root.GetProperty("value").GetRawText());
     }
 
@@ -106,7 +107,7 @@ public sealed class EventFormatterTests
     public void DeadLetter_Text_PutsTheErrorHeadersFirstAndTruncatesLongValues()
     {
         var raw = new string('x', EventFormatter.MaxDeadLetterValueChars + 100);
-        var record = Record(raw, key: null, ("ingest-error", "message_too_large"), ("ingest-error-detail", "over 1048576 bytes"));
+        var record = Record(raw, key: null, (IngestHeaders.Error, ErrorCodes.MessageTooLarge), (IngestHeaders.ErrorDetail, "over 1048576 bytes"));
 
         var line = Formatter(EventFormat.Text, deadLetter: true).Format(record);
 
@@ -120,13 +121,13 @@ public sealed class EventFormatterTests
     [Fact]
     public void DeadLetter_Json_ValueThatIsNotJson_BecomesAJsonString()
     {
-        var record = Record("{not json", key: null, ("ingest-error", "invalid_json"), ("ingest-error-detail", "bad"));
+        var record = Record("{not json", key: null, (IngestHeaders.Error, ErrorCodes.InvalidJson), (IngestHeaders.ErrorDetail, "bad"));
 
         var line = Formatter(EventFormat.Json, deadLetter: true).Format(record);
 
         using var document = JsonDocument.Parse(line);
         Assert.Equal("{not json", document.RootElement.GetProperty("value").GetString());
-        Assert.Equal("invalid_json", document.RootElement.GetProperty("headers").GetProperty("ingest-error").GetString());
+        Assert.Equal(ErrorCodes.InvalidJson, document.RootElement.GetProperty("headers").GetProperty(IngestHeaders.Error).GetString());
         Assert.Equal(JsonValueKind.Null, document.RootElement.GetProperty("key").ValueKind);
     }
 
@@ -151,9 +152,9 @@ public sealed class EventFormatterTests
     {
         var headers = new Headers
         {
-            { "ingest-received-at", "1700000000000"u8.ToArray() },
-            { "ingest-connection", "conn-1"u8.ToArray() },
-            { "ingest-gateway", "gw 1"u8.ToArray() },
+            { IngestHeaders.ReceivedAt, "1700000000000"u8.ToArray() },
+            { IngestHeaders.Connection, "conn-1"u8.ToArray() },
+            { IngestHeaders.Gateway, "gw 1"u8.ToArray() },
         };
         foreach (var (name, headerValue) in extraHeaders)
         {

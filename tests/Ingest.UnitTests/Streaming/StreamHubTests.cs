@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text;
 using Confluent.Kafka;
+using Ingest.Contracts;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Streaming;
@@ -126,7 +127,7 @@ public sealed class StreamHubTests : IDisposable
         var first = hub.TrySubscribe(null)!;
         var second = hub.TrySubscribe(null)!;
         var record = Record("c", 9);
-        record.Message.Headers = new Headers { { "ingest-received-at", "1700000000999"u8.ToArray() } };
+        record.Message.Headers = new Headers { { IngestHeaders.ReceivedAt, "1700000000999"u8.ToArray() } };
 
         hub.Publish(record);
         hub.Publish(Record("c", 10));
