@@ -72,9 +72,9 @@ internal static class BenchRunner
                 r.GatewayCpuSeconds = (gateway.CpuTime - gatewayCpu0).TotalSeconds;
                 r.HarnessCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - harnessCpu0).TotalSeconds;
                 var after = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-                r.GatewayAllocatedBytes = after["allocatedBytes"] - before["allocatedBytes"];
-                r.GatewayAckFrames = after["acksSent"] - before["acksSent"];
-                r.GatewayGen0Collections = after["gen0Collections"] - before["gen0Collections"];
+                r.GatewayAllocatedBytes = after.AllocatedBytes - before.AllocatedBytes;
+                r.GatewayAckFrames = after.AcksSent - before.AcksSent;
+                r.GatewayGen0Collections = after.Gen0Collections - before.Gen0Collections;
                 r.GatewayMessages = fullStats.MessagesSent;
                 r.GatewaySeconds = elapsed.TotalSeconds;
                 r.GatewaySent = fullStats.EventsSent;
@@ -96,7 +96,7 @@ internal static class BenchRunner
             var pacedPerClient = (int)Math.Max(1, rate * options.PacedSeconds / options.Connections);
             var interval = TimeSpan.FromSeconds(options.PacedSeconds * (double)options.Batch / pacedPerClient);
             await log.WriteLineAsync($"(b) paced at {rate:N0} events/s ({options.Connections} connections, one message every {interval.TotalMilliseconds:0.###} ms each) for {options.PacedSeconds} s...").ConfigureAwait(false);
-            var pause0 = await gateway.GetStatAsync("gcPauseMs", cancellationToken).ConfigureAwait(false);
+            var pause0 = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs;
             var pacedStats = new LoadStats();
             var lag = new LatencyHistogram();
             var pacedElapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, pacedStats,
@@ -105,7 +105,7 @@ internal static class BenchRunner
             result.PacedEventsPerSecond = pacedStats.EventsAcked / pacedElapsed.TotalSeconds;
             result.PacedAckLatency = pacedStats.AckLatency.Summarize();
             result.PacedScheduleLag = lag.Summarize();
-            result.PacedGcPauseMs = await gateway.GetStatAsync("gcPauseMs", cancellationToken).ConfigureAwait(false) - pause0;
+            result.PacedGcPauseMs = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs - pause0;
             result.PacedSeconds = pacedElapsed.TotalSeconds;
         }
 
@@ -115,14 +115,14 @@ internal static class BenchRunner
             await log.WriteLineAsync($"(c) gateway pid {gateway.ProcessId}: warm-up, then {options.IdleConnections:N0} idle connections...").ConfigureAwait(false);
             await LoadDriver.RunAsync(gateway.WebSocketUri, 64, new LoadClientOptions(), new LoadStats(),
                 LoadDriver.AsFastAsAcked("m" + suffix, 100, 1), TimeSpan.FromMinutes(1), cancellationToken).ConfigureAwait(false);
-            await WaitForStatAsync(gateway, "connectionsActive", 0, cancellationToken).ConfigureAwait(false);
+            await WaitForActiveConnectionsAsync(gateway, 0, cancellationToken).ConfigureAwait(false);
             await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // let the warm-up's garbage settle before the baseline
             var before = gateway.ResidentBytes;
             var idleStats = new LoadStats();
             var idle = await LoadDriver.ConnectAsync(gateway.WebSocketUri, options.IdleConnections, new LoadClientOptions(), idleStats, cancellationToken).ConfigureAwait(false);
             try
             {
-                await WaitForStatAsync(gateway, "connectionsActive", options.IdleConnections, cancellationToken).ConfigureAwait(false);
+                await WaitForActiveConnectionsAsync(gateway, options.IdleConnections, cancellationToken).ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
                 var after = gateway.ResidentBytes;
                 result.IdleConnections = options.IdleConnections;
@@ -151,11 +151,11 @@ internal static class BenchRunner
         ["Serilog:MinimumLevel:Default"] = "Warning",
     };
 
-    private static async Task WaitForStatAsync(GatewayProcess gateway, string name, long value, CancellationToken cancellationToken)
+    private static async Task WaitForActiveConnectionsAsync(GatewayProcess gateway, long count, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        while (await gateway.GetStatAsync(name, timeout.Token).ConfigureAwait(false) != value)
+        while ((await gateway.GetStatsAsync(timeout.Token).ConfigureAwait(false)).ConnectionsActive != count)
         {
             await Task.Delay(100, timeout.Token).ConfigureAwait(false);
         }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
+using Ingest.Contracts;
 
 namespace Ingest.LoadTest.Bench;
 
@@ -85,19 +85,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The gateway's <c>/stats</c> counter <paramref name="name"/> (camelCase).</summary>
-    public async Task<long> GetStatAsync(string name, CancellationToken cancellationToken) =>
-        (await GetStatsAsync(cancellationToken).ConfigureAwait(false))[name];
-
-    /// <summary>Every <c>/stats</c> counter (camelCase names), from one request.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> GetStatsAsync(CancellationToken cancellationToken)
-    {
-        using var stream = await _http.GetStreamAsync(new Uri("/stats", UriKind.Relative), cancellationToken).ConfigureAwait(false);
-        using var document = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return document.RootElement.EnumerateObject()
-            .Where(property => property.Value.ValueKind == JsonValueKind.Number)
-            .ToDictionary(property => property.Name, property => property.Value.GetInt64(), StringComparer.Ordinal);
-    }
+    /// <summary>The gateway's <c>/stats</c> document, from one request.</summary>
+    public async Task<GatewayStats> GetStatsAsync(CancellationToken cancellationToken) =>
+        GatewayStats.Parse(await _http.GetStringAsync(new Uri("/stats", UriKind.Relative), cancellationToken).ConfigureAwait(false));
 
     public long ResidentBytes => ProcessProbe.ResidentBytes(_process.Id);
 

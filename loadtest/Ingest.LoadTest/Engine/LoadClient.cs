@@ -401,7 +401,7 @@ internal sealed class LoadClient : IAsyncDisposable
                 // Rejected whole, delivery_failed included: counted as errored, not resent (see the README).
                 node.Value.Rejected = true;
                 Interlocked.Add(ref _stats.EventsErrored, node.Value.Events);
-                if (code == "delivery_failed")
+                if (code == ErrorCodes.DeliveryFailed)
                 {
                     Interlocked.Increment(ref _stats.DeliveryFailures);
                 }
