@@ -1,8 +1,7 @@
 using Ingest.Gateway.Diagnostics;
-using Ingest.Gateway.WebSockets;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Ingest.Gateway.Lifecycle;
 
-namespace Ingest.Gateway.Lifecycle;
+namespace Ingest.Gateway.WebSockets;
 
 /// <summary>
 /// Shutdown step "drain connections", run before any service stops, while the server still
@@ -49,13 +48,4 @@ internal sealed partial class ConnectionDrainer(
         [LoggerMessage(EventIds.ShutdownConnectionsLeft, LogLevel.Warning, "The shutdown budget ran out with {Connections} connections still open; they are dropped")]
         public static partial void ConnectionsLeft(ILogger logger, int connections);
     }
-}
-
-/// <summary>Readiness: not shutting down.</summary>
-internal sealed class DrainingHealthCheck(ShutdownBudget budget) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(budget.HasBegun
-            ? HealthCheckResult.Unhealthy("the gateway is shutting down", data: ReadinessStatus.Of("draining"))
-            : HealthCheckResult.Healthy());
 }

@@ -1,0 +1,38 @@
+using Ingest.Testing;
+
+namespace Ingest.IntegrationTests.Lifecycle;
+
+/// <summary>
+/// A setting the gateway cannot use stops it before it serves: exit code 2 and one line naming the
+/// key, recognised by the error's type whatever stage found it (binding, validation, the builder).
+/// </summary>
+public sealed class StartupTests
+{
+    public static TheoryData<string, string, string> BadSettings => new()
+    {
+        // Binding: the value cannot be converted.
+        { "Ingest:Kafka:LingerMs", "soon", "Ingest:Kafka:LingerMs" },
+        // Validation of the options.
+        { "Ingest:Kafka:Topic", "not a topic!", "Ingest:Kafka:Topic" },
+        { "Ingest:Kafka:Client:bootstrap.servers", "broker:9092", "Ingest:Kafka:Client:bootstrap.servers" },
+        { "Ingest:Kafka:Producer:acks", "1", "Ingest:Kafka:Producer:acks" },
+        // Read while the host is built: the shutdown budget sets the host's timeout.
+        { "Ingest:Shutdown:TimeoutMs", "later", "Ingest:Shutdown:TimeoutMs" },
+        // Telemetry set-up.
+        { "Ingest:Telemetry:OtlpEndpoint", "not a url", "Ingest:Telemetry:OtlpEndpoint" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public async Task InvalidSetting_ExitsWithCode2_AndOneLineNamingTheKey_NoStackTrace(string key, string value, string named)
+    {
+        await using var gateway = GatewayProcessHost.Start(new Dictionary<string, string> { [key] = value });
+
+        Assert.True(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the gateway kept running with an invalid setting");
+
+        Assert.Equal(2, gateway.ExitCode);
+        var line = Assert.Single(gateway.Output, l => l.StartsWith("Invalid configuration: ", StringComparison.Ordinal));
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Output, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal));
+    }
+}
