@@ -26,6 +26,12 @@ public static class ErrorCodes
 
     /// <summary>Dead letters only: a text message that is not UTF-8 (the connection closed with 1007).</summary>
     public const string InvalidUtf8 = "invalid_utf8";
+
+    /// <summary>Dead letters only: the client broke the WebSocket protocol inside the message (the connection closed with 1002).</summary>
+    public const string ProtocolError = "protocol_error";
+
+    /// <summary>An event whose <c>clientId</c> is not the one the connection's token names.</summary>
+    public const string ClientIdMismatch = "client_id_mismatch";
 }
 
 /// <summary>The WebSocket close codes of the contract (RFC 6455 section 7.4.1).</summary>
@@ -37,8 +43,14 @@ public static class CloseCodes
     /// <summary>The gateway is shutting down, after a final ack.</summary>
     public const int GoingAway = 1001;
 
+    /// <summary>The client broke the WebSocket protocol (sent by the WebSocket layer).</summary>
+    public const int ProtocolError = 1002;
+
     /// <summary>A text message that is not valid UTF-8.</summary>
     public const int InvalidPayload = 1007;
+
+    /// <summary>A limit of the connection was passed: a message not completed in time, or too many unread frames.</summary>
+    public const int PolicyViolation = 1008;
 
     /// <summary>A message over the size limit.</summary>
     public const int MessageTooBig = 1009;

@@ -39,6 +39,24 @@ internal sealed class IngestOptionsCrossValidator : IValidateOptions<IngestOptio
             }
         }
 
+        foreach (var (key, bytes) in new[] { ("MaxReassemblyBytes", options.Memory.MaxReassemblyBytes), ("MaxQueuedBytes", options.Memory.MaxQueuedBytes) })
+        {
+            if (bytes < 2L * options.WebSocket.MaxMessageBytes)
+            {
+                failures.Add($"Ingest:Memory:{key} must be at least twice Ingest:WebSocket:MaxMessageBytes ({2L * options.WebSocket.MaxMessageBytes}), so that a largest message always fits");
+            }
+        }
+
+        if (options.WebSocket.MaxConnections is { } webSockets && options.Limits.MaxConnections is { } tcp && webSockets > tcp)
+        {
+            failures.Add($"Ingest:WebSocket:MaxConnections ({webSockets}) cannot exceed Ingest:Limits:MaxConnections ({tcp}): every WebSocket is a TCP connection");
+        }
+
+        foreach (var proxy in options.Limits.TrustedProxies.Where(p => !NetworkRange.TryParse(p, out _)))
+        {
+            failures.Add($"Ingest:Limits:TrustedProxies entry '{proxy}' must be an IP address or a CIDR range such as 10.0.0.0/8");
+        }
+
         if (options.Auth.ApiKeys.Any(string.IsNullOrWhiteSpace))
         {
             failures.Add("Ingest:Auth:ApiKeys must not contain empty keys");

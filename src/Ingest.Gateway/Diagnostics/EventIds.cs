@@ -9,6 +9,8 @@ internal static class EventIds
     public const int ShutdownStarted = 4;
     public const int ConfigurationDeprecated = 5;
     public const int ShutdownConnectionsLeft = 6;
+    public const int LimitsApplied = 7;
+    public const int MemoryTrimmed = 8;
 
     public const int ConnectionOpened = 100;
     public const int ConnectionClosed = 101;
@@ -17,6 +19,12 @@ internal static class EventIds
     public const int MessageTooLarge = 104;
     public const int InvalidUtf8 = 105;
     public const int DrainTimedOut = 106;
+    public const int ProtocolError = 107;
+    public const int MessageTimedOut = 108;
+    public const int OutboundLimit = 109;
+    public const int SendTimedOut = 110;
+    public const int ConnectionRefused = 111;
+    public const int SweepFailed = 112;
 
     public const int ProducerStarted = 200;
     public const int ProducerStopped = 201;

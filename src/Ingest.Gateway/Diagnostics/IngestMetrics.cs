@@ -19,6 +19,8 @@ internal sealed class IngestMetrics
     private long _connectionsActive;
     private long _messagesReceived;
     private long _messagesRejected;
+    private long _messagesTimedOut;
+    private long _connectionsRefused;
     private long _eventsReceived;
     private long _eventsDelivered;
     private long _messagesDeliveryFailed;
@@ -36,6 +38,8 @@ internal sealed class IngestMetrics
         meter.CreateObservableCounter("ingest.connections.opened", () => Volatile.Read(ref _connectionsOpened), "{connection}", "WebSocket connections accepted");
         meter.CreateObservableUpDownCounter("ingest.connections.active", () => Volatile.Read(ref _connectionsActive), "{connection}", "Open WebSocket connections");
         meter.CreateObservableCounter("ingest.messages.received", () => Volatile.Read(ref _messagesReceived), "{message}", "WebSocket data messages received");
+        meter.CreateObservableCounter("ingest.messages.timed_out", () => Volatile.Read(ref _messagesTimedOut), "{message}", "Messages not completed within Ingest:WebSocket:MessageTimeoutMs (connection closed with 1008)");
+        meter.CreateObservableCounter("ingest.connections.refused", () => Volatile.Read(ref _connectionsRefused), "{connection}", "WebSocket handshakes refused at a connection limit (503 or 429)");
         meter.CreateObservableCounter("ingest.messages.rejected", () => Volatile.Read(ref _messagesRejected), "{message}", "Messages answered with an error frame");
         meter.CreateObservableCounter("ingest.events.received", () => Volatile.Read(ref _eventsReceived), "{event}", "Valid events queued for Kafka");
         meter.CreateObservableCounter("ingest.events.delivered", () => Volatile.Read(ref _eventsDelivered), "{event}", "Events written to Kafka (acks=all)");
@@ -68,6 +72,10 @@ internal sealed class IngestMetrics
     }
 
     public void MessageRejected() => Interlocked.Increment(ref _messagesRejected);
+
+    public void MessageTimedOut() => Interlocked.Increment(ref _messagesTimedOut);
+
+    public void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
 
     public void EventsReceived(int count) => Interlocked.Add(ref _eventsReceived, count);
 

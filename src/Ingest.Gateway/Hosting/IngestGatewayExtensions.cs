@@ -2,11 +2,13 @@ using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Kafka;
 using Ingest.Gateway.Lifecycle;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
 using Ingest.Gateway.Security;
 using Ingest.Gateway.Sessions;
 using Ingest.Gateway.Streaming;
 using Ingest.Gateway.WebSockets;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Hosting;
@@ -25,10 +27,11 @@ public static class IngestGatewayExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<ShutdownBudget>();
+        AddLimits(services);
 
-        // Start-up steps, in order: the embedded broker (StartingAsync) before anything needs it.
+        // Start-up steps, in order (StartingAsync): checks, then the embedded broker before anything needs it.
+        services.AddHostedService<StartupChecks>();
         services.AddHostedService<EmbeddedKafkaService>();
-        services.AddHostedService<DeprecatedSettingsWarning>();
 
         AddKafka(services);
         AddConnections(services);
@@ -46,6 +49,7 @@ public static class IngestGatewayExtensions
     public static WebApplication MapIngestGateway(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<IngestOptions>>().Value;
+        TrustedProxies.Use(app, options.Limits.TrustedProxies);
         app.UseWebSockets();
         app.UseDefaultFiles();
         app.UseStaticFiles(new Microsoft.AspNetCore.Builder.StaticFileOptions { OnPrepareResponse = ClientScriptHeaders.For(options) });
@@ -75,6 +79,24 @@ public static class IngestGatewayExtensions
         services.Configure<HostOptions>(host => host.ShutdownTimeout = ShutdownBudget.HostTimeout(TimeSpan.FromMilliseconds(budget)));
     }
 
+    /// <summary>What the process, an address, a connection and all connections together may hold.</summary>
+    private static void AddLimits(IServiceCollection services)
+    {
+        services.AddSingleton(provider => ConnectionLimits.For(provider.GetRequiredService<IOptions<IngestOptions>>().Value, ConnectionLimits.ProcessDescriptorLimit()));
+        services.AddOptions<KestrelServerOptions>().Configure<ConnectionLimits, IOptions<IngestOptions>>((kestrel, limits, options) =>
+        {
+            kestrel.Limits.MaxConcurrentConnections = limits.Http;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = limits.WebSockets + ConnectionLimits.UpgradeMargin;
+            var handshake = TimeSpan.FromMilliseconds(options.Value.Limits.HandshakeTimeoutMs);
+            kestrel.Limits.RequestHeadersTimeout = handshake;
+            kestrel.Limits.KeepAliveTimeout = handshake;
+        });
+        services.AddSingleton<ReassemblyBudget>();
+        services.AddSingleton<QueueBudget>();
+        services.AddHostedService<MemoryTrimmer>();
+        services.AddSingleton<EventRateLimiter>();
+    }
+
     private static void AddKafka(IServiceCollection services)
     {
         services.AddSingleton<KafkaEndpoint>();
@@ -92,6 +114,7 @@ public static class IngestGatewayExtensions
         services.AddSingleton<SessionContext>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<WebSocketIngestEndpoint>();
+        services.AddHostedService<ConnectionSweeper>();
         // Registered after the producer: its StoppingAsync drains the connections before anything stops.
         services.AddHostedService<ConnectionDrainer>();
     }

@@ -84,21 +84,25 @@ internal sealed class PipelineItem
     /// <summary>Records this item becomes in Kafka.</summary>
     public int RecordCount => Kind == PipelineItemKind.Events ? Events.Length : 1;
 
+    /// <summary>The budget bytes this item holds until every record is resolved.</summary>
+    public MemoryLease Lease { get; private init; }
+
     /// <summary>The first failure, once every record is resolved; null when all were written.</summary>
     public string? FirstError => Volatile.Read(ref _firstError);
 
-    public static PipelineItem ForEvents(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, EventRecord[] events)
+    public static PipelineItem ForEvents(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, EventRecord[] events, MemoryLease lease = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(events.Length);
-        return new PipelineItem(target, source, sequence, receivedAtMs, PipelineItemKind.Events, events.Length) { Events = events };
+        return new PipelineItem(target, source, sequence, receivedAtMs, PipelineItemKind.Events, events.Length) { Events = events, Lease = lease };
     }
 
-    public static PipelineItem ForDeadLetter(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, byte[] payload, string errorCode, string detail) =>
+    public static PipelineItem ForDeadLetter(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, byte[] payload, string errorCode, string detail, MemoryLease lease = default) =>
         new(target, source, sequence, receivedAtMs, PipelineItemKind.DeadLetter, 1)
         {
             Payload = payload,
             ErrorCode = errorCode,
             ErrorDetail = detail,
+            Lease = lease,
         };
 
     /// <summary>Counts one record as resolved: <paramref name="error"/> is null when it was written.</summary>
@@ -113,6 +117,8 @@ internal sealed class PipelineItem
         {
             return;
         }
+
+        Lease.Release();
 
         if (_firstError is { } failure && Kind == PipelineItemKind.Events)
         {

@@ -18,24 +18,24 @@ internal sealed partial class ClientAccess(IOptions<IngestOptions> options, ILog
 
     /// <summary>
     /// Checks the API key (401) and the origin (403) in that order; a refused request has been
-    /// answered when this returns false.
+    /// answered when this returns a refusal.
     /// </summary>
-    public async Task<bool> AdmitAsync(HttpContext context)
+    public async Task<Admission> AdmitAsync(HttpContext context)
     {
         if (_apiKeys.Length > 0 && !IsAuthorized(context.Request))
         {
             await RejectAsync(context, StatusCodes.Status401Unauthorized, "unauthorized", "a valid API key is required: Authorization: Bearer <key>, or ?access_token=<key>");
-            return false;
+            return Admission.Refused;
         }
 
         // Requests without Origin come from non-browser clients, which can claim any origin anyway.
         if (_allowedOrigins.Count > 0 && context.Request.Headers.Origin is { Count: > 0 } origin && !_allowedOrigins.Contains(origin.ToString().TrimEnd('/')))
         {
             await RejectAsync(context, StatusCodes.Status403Forbidden, "origin_not_allowed", $"origin {origin} is not allowed");
-            return false;
+            return Admission.Refused;
         }
 
-        return true;
+        return new Admission(Admitted: true, ClientId: null);
     }
 
     /// <summary>Answers a refused request with <paramref name="status"/> and the JSON error body.</summary>
@@ -73,6 +73,12 @@ internal sealed partial class ClientAccess(IOptions<IngestOptions> options, ILog
         }
 
         return match;
+    }
+
+    /// <summary>Whether a request may use the endpoint, and the only clientId it may send events for (null: any).</summary>
+    internal readonly record struct Admission(bool Admitted, string? ClientId)
+    {
+        public static Admission Refused => default;
     }
 
     /// <summary>The body of a refusal.</summary>

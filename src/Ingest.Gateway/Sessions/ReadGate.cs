@@ -3,15 +3,19 @@ namespace Ingest.Gateway.Sessions;
 /// <summary>
 /// Whether a connection still reads, as one state changed under a lock: reading stops at once
 /// (a close), or at the next message boundary (a drain), never in the middle of a message that
-/// the drain allows to finish.
+/// the drain allows to finish. It also knows since when a message has been arriving and since
+/// when the connection has been idle, for the message and idle timeouts.
 /// </summary>
-internal sealed class ReadGate
+internal sealed class ReadGate(TimeProvider time)
 {
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _stoppedToken; // made only when a wait needs it
     private ReadState _state;
+    private long _since = time.GetTimestamp(); // the current message's first chunk, or the last message's end
 
-    private enum ReadState
+    /// <summary>Where reading stands.</summary>
+    public enum ReadState
     {
         /// <summary>Between messages.</summary>
         Idle,
@@ -29,6 +33,44 @@ internal sealed class ReadGate
     /// <summary>Completes once reading has stopped.</summary>
     public Task Stopped => _stopped.Task;
 
+    public bool IsStopped
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state == ReadState.Stopped;
+            }
+        }
+    }
+
+    /// <summary>Cancelled once reading has stopped: ends waits (for memory, for acks) that no longer matter.</summary>
+    public CancellationToken StoppedToken
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_state == ReadState.Stopped)
+                {
+                    return new CancellationToken(canceled: true);
+                }
+
+                _stoppedToken ??= new CancellationTokenSource();
+                return _stoppedToken.Token;
+            }
+        }
+    }
+
+    /// <summary>The state, and how long it has lasted (the message's age, or the idle time).</summary>
+    public (ReadState State, TimeSpan For) Snapshot()
+    {
+        lock (_lock)
+        {
+            return (_state, time.GetElapsedTime(_since));
+        }
+    }
+
     /// <summary>For each received chunk: true while reading goes on (the chunk belongs to a message).</summary>
     public bool TryRead()
     {
@@ -42,6 +84,7 @@ internal sealed class ReadGate
             if (_state == ReadState.Idle)
             {
                 _state = ReadState.InMessage;
+                _since = time.GetTimestamp();
             }
 
             return true;
@@ -53,6 +96,7 @@ internal sealed class ReadGate
     {
         lock (_lock)
         {
+            _since = time.GetTimestamp();
             if (_state == ReadState.InMessage)
             {
                 _state = ReadState.Idle;
@@ -63,11 +107,9 @@ internal sealed class ReadGate
             {
                 return;
             }
-
-            _state = ReadState.Stopped;
         }
 
-        _stopped.TrySetResult();
+        Stop();
     }
 
     /// <summary>Stops now between messages, or at the end of the message being read.</summary>
@@ -80,24 +122,22 @@ internal sealed class ReadGate
                 _state = ReadState.StopAtBoundary;
                 return;
             }
-
-            if (_state == ReadState.Idle)
-            {
-                _state = ReadState.Stopped;
-            }
         }
 
-        _stopped.TrySetResult();
+        Stop();
     }
 
     /// <summary>Stops now, even in the middle of a message.</summary>
     public void Stop()
     {
+        CancellationTokenSource? token;
         lock (_lock)
         {
             _state = ReadState.Stopped;
+            token = _stoppedToken;
         }
 
         _stopped.TrySetResult();
+        token?.Cancel();
     }
 }

@@ -1,6 +1,7 @@
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Lifecycle;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
 using Microsoft.Extensions.Options;
 
@@ -13,6 +14,9 @@ internal sealed class SessionContext(
     IngestMetrics metrics,
     TimeProvider timeProvider,
     ShutdownBudget shutdown,
+    EventRateLimiter eventRate,
+    ReassemblyBudget reassembly,
+    QueueBudget queue,
     ILoggerFactory loggerFactory)
 {
     public EventChannel Channel { get; } = channel;
@@ -22,6 +26,32 @@ internal sealed class SessionContext(
     public TimeProvider TimeProvider { get; } = timeProvider;
 
     public ShutdownBudget Shutdown { get; } = shutdown;
+
+    public EventRateLimiter EventRate { get; } = eventRate;
+
+    /// <summary>The budget for the bytes of messages being reassembled.</summary>
+    public MemoryBudget Reassembly { get; } = reassembly;
+
+    /// <summary>The budget for the bytes of messages on their way to Kafka.</summary>
+    public MemoryBudget Queue { get; } = queue;
+
+    /// <summary>Largest message after reassembly.</summary>
+    public int MaxMessageBytes { get; } = options.Value.WebSocket.MaxMessageBytes;
+
+    /// <summary>How long one frame may wait for the client to take it.</summary>
+    public TimeSpan SendTimeout { get; } = TimeSpan.FromMilliseconds(options.Value.WebSocket.SendTimeoutMs);
+
+    /// <summary>Messages a connection may have read and not seen acked before it is read no further.</summary>
+    public int MaxUnackedMessages { get; } = options.Value.WebSocket.MaxUnackedMessages;
+
+    /// <summary>Bytes of frames a connection may leave unread before it is closed (1008).</summary>
+    public int MaxOutboundBytes { get; } = options.Value.WebSocket.MaxOutboundBytes;
+
+    /// <summary>How long a message may take from its first frame to its last.</summary>
+    public TimeSpan MessageTimeout { get; } = TimeSpan.FromMilliseconds(options.Value.WebSocket.MessageTimeoutMs);
+
+    /// <summary>How long a connection may go without a message (zero: for ever).</summary>
+    public TimeSpan IdleTimeout { get; } = TimeSpan.FromMilliseconds(options.Value.WebSocket.IdleTimeoutMs);
 
     public ILogger Logger { get; } = loggerFactory.CreateLogger<IngestSession>();
 

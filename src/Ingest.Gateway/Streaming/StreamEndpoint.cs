@@ -31,7 +31,7 @@ internal sealed partial class StreamEndpoint(
 
     public async Task HandleAsync(HttpContext context)
     {
-        if (!await access.AdmitAsync(context))
+        if (!(await access.AdmitAsync(context)).Admitted)
         {
             return;
         }
@@ -113,13 +113,13 @@ internal sealed partial class StreamEndpoint(
             return;
         }
 
-        var reader = session.Subscriber.Reader;
+        var subscriber = session.Subscriber;
         using var timer = new PeriodicTimer(_heartbeat, timeProvider);
         var heartbeat = timer.WaitForNextTickAsync(cancellationToken).AsTask();
         Task<bool>? readable = null;
         while (true)
         {
-            while (reader.TryRead(out var item))
+            while (subscriber.TryDequeue(out var item))
             {
                 if (item.DroppedBefore > 0)
                 {
@@ -151,7 +151,7 @@ internal sealed partial class StreamEndpoint(
                 return;
             }
 
-            readable ??= reader.WaitToReadAsync(cancellationToken).AsTask();
+            readable ??= subscriber.WaitToReadAsync(cancellationToken).AsTask();
             await Task.WhenAny(readable, heartbeat);
             cancellationToken.ThrowIfCancellationRequested();
             if (readable.IsCompleted)

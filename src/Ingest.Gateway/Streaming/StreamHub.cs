@@ -20,6 +20,7 @@ internal sealed class StreamHub : IDisposable
     private readonly Lock _lock = new();
     private readonly ManualResetEventSlim _wanted = new(false);
     private readonly IngestMetrics _metrics;
+    private readonly int _queueBytes;
     private readonly int _queueCapacity;
     private readonly int _maxSubscribers;
     private readonly TelemetryFrameWriter _frames = new();
@@ -32,6 +33,7 @@ internal sealed class StreamHub : IDisposable
     {
         _metrics = metrics;
         _queueCapacity = options.Value.Stream.QueueCapacity;
+        _queueBytes = options.Value.Stream.QueueBytes;
         _maxSubscribers = options.Value.Stream.MaxSubscribers;
     }
 
@@ -47,7 +49,7 @@ internal sealed class StreamHub : IDisposable
     /// <summary>Adds a subscriber; null when <see cref="StreamOptions.MaxSubscribers"/> are connected already.</summary>
     public StreamSubscriber? TrySubscribe(string? clientId)
     {
-        var subscriber = new StreamSubscriber(clientId, _queueCapacity);
+        var subscriber = new StreamSubscriber(clientId, _queueCapacity, _queueBytes);
         lock (_lock)
         {
             if (_subscribers.All.Length >= _maxSubscribers)

@@ -60,11 +60,24 @@ internal sealed class EventParser
     public const int MaxBatchSize = 1000;
     public const int MaxClientIdLength = 256;
 
+    /// <summary>
+    /// Levels an event may nest, the event object itself being the first (<c>{"a":{"b":1}}</c> is
+    /// 2), wherever it stands: alone or in a batch, whose array does not count.
+    /// </summary>
+    public const int MaxEventDepth = 64;
+
+    /// <summary>
+    /// How deep the reader follows a message at all; past it the message is not JSON the gateway
+    /// reads (invalid_json). Well above <see cref="MaxEventDepth"/>, so that every event deeper than
+    /// that is found and reported as such.
+    /// </summary>
+    public const int MaxReaderDepth = 1024;
+
     private static readonly JsonReaderOptions ReaderOptions = new()
     {
         CommentHandling = JsonCommentHandling.Disallow,
         AllowTrailingCommas = false,
-        MaxDepth = 64,
+        MaxDepth = MaxReaderDepth,
     };
 
     private readonly List<EventSlice> _events = [];
@@ -171,6 +184,8 @@ internal sealed class EventParser
     private string? ReadEvent(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, int index)
     {
         var start = (int)reader.TokenStartIndex;
+        var baseDepth = reader.CurrentDepth;
+        var tooDeep = false;
         byte[]? key = null;
         bool seenClientId = false, seenMsg = false, seenTimestamp = false;
         string? error = null;
@@ -201,7 +216,12 @@ internal sealed class EventParser
                 reader.Read();
             }
 
-            reader.Skip();
+            tooDeep |= SkipValue(ref reader, baseDepth);
+        }
+
+        if (tooDeep)
+        {
+            error ??= $"the event nests deeper than {MaxEventDepth} levels";
         }
 
         error ??= !seenClientId ? "clientId is missing"
@@ -215,6 +235,36 @@ internal sealed class EventParser
 
         _events.Add(new EventSlice(start, (int)reader.BytesConsumed - start, key!));
         return null;
+    }
+
+    /// <summary>
+    /// Skips the value the reader is on (for an object or array: up to its end), and tells whether
+    /// it opens a level deeper than <see cref="MaxEventDepth"/> in the event that starts at
+    /// <paramref name="baseDepth"/> (its tokens' <see cref="Utf8JsonReader.CurrentDepth"/> counts
+    /// from there: the event's own nested values are at level depth - base + 1).
+    /// </summary>
+    private static bool SkipValue(ref Utf8JsonReader reader, int baseDepth)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        {
+            return false;
+        }
+
+        var depth = reader.CurrentDepth;
+        var tooDeep = depth - baseDepth + 1 > MaxEventDepth;
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                tooDeep |= reader.CurrentDepth - baseDepth + 1 > MaxEventDepth;
+            }
+            else if (reader.TokenType is JsonTokenType.EndObject or JsonTokenType.EndArray && reader.CurrentDepth == depth)
+            {
+                break;
+            }
+        }
+
+        return tooDeep;
     }
 
     /// <summary>

@@ -8,13 +8,16 @@ namespace Ingest.Gateway.WebSockets;
 /// The one owner of a connection's outbound frames: sends what its session queues, in order, as
 /// SignalR's WebSocket transport does, so that no send lock or closed/failed flags are shared.
 /// After the close frame, a client that does not answer with its own within
-/// <see cref="CloseHandshakeTimeout"/> has its connection dropped.
+/// <see cref="CloseHandshakeTimeout"/> has its connection dropped. A frame the client does not take
+/// within the send timeout (it reads nothing, its TCP window is closed) drops the connection too:
+/// no close frame could reach it either.
 /// </summary>
-internal sealed class FrameWriter(WebSocket socket, IngestSession session, TimeProvider timeProvider) : IDisposable
+internal sealed partial class FrameWriter(WebSocket socket, IngestSession session, TimeProvider timeProvider, TimeSpan sendTimeout, ILogger logger) : IDisposable
 {
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly byte[] _ack = new byte[ServerFrames.MaxAckLength];
+    private readonly CancellationTokenSource _sendTimeout = new(Timeout.InfiniteTimeSpan, timeProvider);
     private CancellationTokenSource? _abortTimer;
     private bool _failed;
     private bool _closed;
@@ -55,7 +58,11 @@ internal sealed class FrameWriter(WebSocket socket, IngestSession session, TimeP
     /// </summary>
     public void ExpectClientClose() => ArmAbortTimer();
 
-    public void Dispose() => _abortTimer?.Dispose();
+    public void Dispose()
+    {
+        _abortTimer?.Dispose();
+        _sendTimeout.Dispose();
+    }
 
     private async ValueTask SendAsync(ReadOnlyMemory<byte> frame)
     {
@@ -64,13 +71,19 @@ internal sealed class FrameWriter(WebSocket socket, IngestSession session, TimeP
             return;
         }
 
+        _sendTimeout.CancelAfter(sendTimeout);
         try
         {
-            await socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None);
+            await socket.SendAsync(frame, WebSocketMessageType.Text, true, _sendTimeout.Token);
         }
         catch (Exception e) when (IsGone(e))
         {
             _failed = true; // the client is gone: nothing more can reach it
+            OnSendTimeout();
+        }
+        finally
+        {
+            _sendTimeout.TryReset();
         }
     }
 
@@ -79,13 +92,19 @@ internal sealed class FrameWriter(WebSocket socket, IngestSession session, TimeP
         if (!_failed && !_closed)
         {
             _closed = true;
+            _sendTimeout.CancelAfter(sendTimeout);
             try
             {
-                await socket.CloseOutputAsync((WebSocketCloseStatus)status, description, CancellationToken.None);
+                await socket.CloseOutputAsync((WebSocketCloseStatus)status, description, _sendTimeout.Token);
             }
             catch (Exception e) when (IsGone(e))
             {
                 _failed = true;
+                OnSendTimeout();
+            }
+            finally
+            {
+                _sendTimeout.TryReset();
             }
         }
 
@@ -98,6 +117,21 @@ internal sealed class FrameWriter(WebSocket socket, IngestSession session, TimeP
         _abortTimer.Token.UnsafeRegister(static state => ((WebSocket)state!).Abort(), socket);
     }
 
+    /// <summary>Cancelling a send aborts the WebSocket (and so ends the reader): say why.</summary>
+    private void OnSendTimeout()
+    {
+        if (_sendTimeout.IsCancellationRequested)
+        {
+            Log.SendTimedOut(logger, session.ConnectionId, sendTimeout.TotalMilliseconds);
+        }
+    }
+
     private static bool IsGone(Exception e) =>
         e is WebSocketException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException;
+
+    private static partial class Log
+    {
+        [LoggerMessage(Diagnostics.EventIds.SendTimedOut, LogLevel.Information, "Connection {ConnectionId}: a frame waited {TimeoutMs} ms for the client to read it; connection dropped")]
+        public static partial void SendTimedOut(ILogger logger, string connectionId, double timeoutMs);
+    }
 }

@@ -20,12 +20,12 @@ internal sealed partial class IngestConnection : IDisposable
     private readonly ILogger _logger;
     private readonly int _maxMessageBytes;
 
-    public IngestConnection(WebSocket socket, string connectionId, SessionContext context, int maxMessageBytes)
+    public IngestConnection(WebSocket socket, IngestSession session, SessionContext context)
     {
-        _session = new IngestSession(context, connectionId);
-        _maxMessageBytes = maxMessageBytes;
-        _reader = new MessageReader(socket, new MessageBuffer(InitialBufferSize, maxMessageBytes), _session.TryRead);
-        _writer = new FrameWriter(socket, _session, context.TimeProvider);
+        _session = session;
+        _maxMessageBytes = context.MaxMessageBytes;
+        _reader = new MessageReader(socket, new MessageBuffer(InitialBufferSize, context.MaxMessageBytes, context.Reassembly), session.Reading);
+        _writer = new FrameWriter(socket, session, context.TimeProvider, context.SendTimeout, context.Logger);
         _logger = context.Logger;
     }
 
@@ -66,6 +66,8 @@ internal sealed partial class IngestConnection : IDisposable
     {
         while (true)
         {
+            // A client that does not read its acks is read no further until they go out.
+            await _session.WaitForAckRoomAsync();
             switch (await _reader.ReadAsync())
             {
                 case ReadOutcome.Message:
@@ -79,6 +81,11 @@ internal sealed partial class IngestConnection : IDisposable
                     break;
                 case ReadOutcome.InvalidUtf8:
                     await _session.OnInvalidUtf8Async(_reader.Message);
+                    _reader.Release();
+                    _writer.ExpectClientClose();
+                    break;
+                case ReadOutcome.ProtocolError:
+                    await _session.OnProtocolErrorAsync(_reader.Message, _reader.ProtocolErrorReason);
                     _reader.Release();
                     _writer.ExpectClientClose();
                     break;

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using Ingest.Gateway.Sessions;
 
 namespace Ingest.Gateway.WebSockets;
 
@@ -17,6 +18,13 @@ internal enum ReadOutcome
     /// </summary>
     InvalidUtf8,
 
+    /// <summary>
+    /// The client broke the WebSocket protocol inside a message and the WebSocket layer closed the
+    /// connection with 1002; <see cref="MessageReader.Message"/> holds what was received of it, and
+    /// <see cref="MessageReader.ProtocolErrorReason"/> what was wrong.
+    /// </summary>
+    ProtocolError,
+
     /// <summary>The client's close frame arrived.</summary>
     Closed,
 }
@@ -24,9 +32,11 @@ internal enum ReadOutcome
 /// <summary>
 /// Reads whole messages from a WebSocket: reassembles fragments into a pooled buffer up to the size
 /// limit, waits for idle clients with zero-byte receives (so an idle connection holds no buffer),
-/// and recovers what was received of a text message the WebSocket layer rejected as invalid UTF-8.
+/// takes the bytes of a growing buffer from the reassembly budget before it reads into them (so a
+/// connection without budget stops reading), and recovers what was received of a message the
+/// WebSocket layer rejected.
 /// </summary>
-internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func<bool> tryRead) : IDisposable
+internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, ReadGate gate) : IDisposable
 {
     private readonly byte[] _probe = new byte[1];
     private bool _streaming;
@@ -37,11 +47,14 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func
     /// <summary>Whether the last message was binary.</summary>
     public bool IsBinary { get; private set; }
 
+    /// <summary>What the WebSocket layer said of the last <see cref="ReadOutcome.ProtocolError"/>.</summary>
+    public string ProtocolErrorReason { get; private set; } = "";
+
     /// <summary>
     /// Reads until a message is complete or the connection says something else. Data that arrives
-    /// while <c>tryRead</c> answers false (reading has stopped) is dropped.
+    /// after reading has stopped is dropped.
     /// </summary>
-    /// <exception cref="WebSocketException">The client vanished or broke the protocol.</exception>
+    /// <exception cref="WebSocketException">The client vanished.</exception>
     public async ValueTask<ReadOutcome> ReadAsync()
     {
         var atBoundary = true;
@@ -54,7 +67,27 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func
                 // that an idle connection holds no receive buffer (frames are only parsed once data
                 // is there). A client that streams (its next message was already there when asked
                 // for) is read straight into the buffer it keeps: one receive per message, not two.
-                var memory = atBoundary && !_streaming ? Memory<byte>.Empty : buffer.GetReceiveMemory();
+                Memory<byte> memory;
+                if (gate.IsStopped)
+                {
+                    // Data dropped (reading has stopped) still goes through the first buffer, which
+                    // takes nothing from the budget: the layer checks the UTF-8 of text it copies.
+                    buffer.Reset();
+                    memory = buffer.GetReceiveMemory();
+                }
+                else if (atBoundary && !_streaming)
+                {
+                    memory = Memory<byte>.Empty;
+                }
+                else if (await ReserveAsync())
+                {
+                    memory = buffer.GetReceiveMemory();
+                }
+                else
+                {
+                    continue; // reading stopped while this connection waited for memory
+                }
+
                 var receive = socket.ReceiveAsync(memory, CancellationToken.None);
                 if (atBoundary)
                 {
@@ -64,7 +97,7 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func
 
                 result = await receive;
             }
-            catch (WebSocketException e) when (e.WebSocketErrorCode == WebSocketError.Faulted)
+            catch (WebSocketException e) when (e.WebSocketErrorCode == WebSocketError.Faulted && !gate.IsStopped)
             {
                 // Invalid UTF-8 and protocol errors fault the same way, and the layer does not say
                 // which (its close status is what it sent, not what it received). The layer has
@@ -76,7 +109,13 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func
                     return ReadOutcome.InvalidUtf8;
                 }
 
-                throw;
+                if (buffer.Length == 0)
+                {
+                    throw; // between messages: nothing to keep, the connection is simply over
+                }
+
+                ProtocolErrorReason = e.Message;
+                return ReadOutcome.ProtocolError;
             }
 
             if (result.MessageType == WebSocketMessageType.Close)
@@ -84,7 +123,7 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func
                 return ReadOutcome.Closed;
             }
 
-            if (!tryRead())
+            if (!gate.TryRead())
             {
                 buffer.Reset();
                 continue;
@@ -124,4 +163,19 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Func
     public void Release() => buffer.Reset(keepBuffer: _streaming);
 
     public void Dispose() => buffer.Dispose();
+
+    /// <summary>Takes from the budget what the next receive needs; false when reading stopped meanwhile.</summary>
+    private async ValueTask<bool> ReserveAsync()
+    {
+        try
+        {
+            await buffer.EnsureReservedAsync(gate.StoppedToken);
+            return true;
+        }
+        catch (OperationCanceledException) when (gate.IsStopped)
+        {
+            buffer.Reset();
+            return false;
+        }
+    }
 }

@@ -8,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace Ingest.Gateway.WebSockets;
 
 /// <summary>
-/// <c>GET /ws</c>: checks the handshake (API key and origin through <see cref="ClientAccess"/>,
-/// connection limit, draining) and serves the accepted WebSocket with an <see cref="IngestConnection"/>.
+/// <c>GET /ws</c>: checks the handshake (WebSocket version, API key or token and origin through
+/// <see cref="ClientAccess"/>, draining, the connection limits) and serves the accepted WebSocket
+/// with an <see cref="IngestConnection"/>.
 /// </summary>
 internal sealed partial class WebSocketIngestEndpoint(
     SessionContext sessions,
@@ -22,17 +23,17 @@ internal sealed partial class WebSocketIngestEndpoint(
 {
     private readonly TimeSpan _keepAliveInterval = TimeSpan.FromMilliseconds(options.Value.WebSocket.KeepAliveIntervalMs);
     private readonly TimeSpan _keepAliveTimeout = TimeSpan.FromMilliseconds(options.Value.WebSocket.KeepAliveTimeoutMs);
-    private readonly int _maxMessageBytes = options.Value.WebSocket.MaxMessageBytes;
 
     public async Task HandleAsync(HttpContext context)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            await access.RejectAsync(context, StatusCodes.Status400BadRequest, "websocket_required", "GET /ws must be a WebSocket upgrade request");
+            await RefuseNonWebSocketAsync(context);
             return;
         }
 
-        if (!await access.AdmitAsync(context))
+        var admission = await access.AdmitAsync(context);
+        if (!admission.Admitted)
         {
             return;
         }
@@ -43,13 +44,23 @@ internal sealed partial class WebSocketIngestEndpoint(
             return;
         }
 
-        if (!registry.TryAdd())
+        var address = context.Connection.RemoteIpAddress;
+        switch (registry.TryAdd(address))
         {
-            context.Response.Headers.RetryAfter = "5";
-            await access.RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "too_many_connections", "the gateway is at its connection limit");
-            return;
+            case Admit.Full:
+                metrics.ConnectionRefused();
+                context.Response.Headers.RetryAfter = "5";
+                await access.RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "too_many_connections", "the gateway is at its connection limit");
+                return;
+            case Admit.AddressFull:
+                metrics.ConnectionRefused();
+                context.Response.Headers.RetryAfter = "5";
+                await access.RejectAsync(context, StatusCodes.Status429TooManyRequests, "too_many_connections_from_address", $"at most {registry.PerAddressLimit} connections from one address");
+                return;
         }
 
+        var session = new IngestSession(sessions, context.Connection.Id, admission.ClientId);
+        registry.Track(session);
         try
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
@@ -60,8 +71,8 @@ internal sealed partial class WebSocketIngestEndpoint(
             metrics.ConnectionOpened();
             using var activity = IngestMetrics.ActivitySource.StartActivity("ingest.connection");
             activity?.SetTag("ingest.connection.id", context.Connection.Id);
-            Log.ConnectionOpened(logger, context.Connection.Id, context.Connection.RemoteIpAddress?.ToString());
-            using var connection = new IngestConnection(socket, context.Connection.Id, sessions, _maxMessageBytes);
+            Log.ConnectionOpened(logger, context.Connection.Id, address?.ToString());
+            using var connection = new IngestConnection(socket, session, sessions);
             try
             {
                 await connection.RunAsync(shutdown.Draining);
@@ -74,8 +85,25 @@ internal sealed partial class WebSocketIngestEndpoint(
         }
         finally
         {
-            registry.Remove();
+            registry.Untrack(session);
+            registry.Remove(address);
         }
+    }
+
+    /// <summary>
+    /// 426 with <c>Sec-WebSocket-Version: 13</c> for an upgrade in a WebSocket version the gateway
+    /// does not speak (RFC 6455 section 4.2.2); 400 for anything else.
+    /// </summary>
+    private Task RefuseNonWebSocketAsync(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        if (headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase) && headers.SecWebSocketVersion.ToString() != "13")
+        {
+            context.Response.Headers.SecWebSocketVersion = "13";
+            return access.RejectAsync(context, StatusCodes.Status426UpgradeRequired, "unsupported_websocket_version", "the gateway speaks WebSocket version 13 (RFC 6455) only");
+        }
+
+        return access.RejectAsync(context, StatusCodes.Status400BadRequest, "websocket_required", "GET /ws must be a WebSocket upgrade request");
     }
 
     private static partial class Log

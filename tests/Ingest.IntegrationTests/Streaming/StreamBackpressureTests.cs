@@ -19,7 +19,12 @@ public sealed class StreamBackpressureTests
         // subscriber, which takes every event, overflows every time. The reading subscriber takes
         // one connection's events (a quarter): a client in the test process, on the gateway's two
         // cores, that read everything fell more than 20,000 events behind in one loaded run.
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Stream:QueueCapacity"] = "20000" });
+        // (The byte bound of the queues is raised to match: at the default 256 KB it would bind first.)
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Ingest:Stream:QueueCapacity"] = "20000",
+            ["Ingest:Stream:QueueBytes"] = "16777216",
+        });
         var hub = gateway.GetService<StreamHub>();
         var received = new HashSet<string>(StringComparer.Ordinal);
         await using var reader = await SseClient.ConnectAsync(gateway.HttpUri, $"/stream?clientId={Uri.EscapeDataString(ReadClientId)}", retain: false, observer: e =>

@@ -174,7 +174,13 @@ public sealed class StreamEndpointTests
     [Fact]
     public async Task StuckSubscriber_IsDroppedAfterTheStallTimeout_ItsSlotReleased_WhileOthersStream()
     {
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Stream:StallTimeoutMs"] = "1000" });
+        // Queues of 4 MiB, so that the stuck client's writer has the whole 3 MB to write (with the
+        // default 256 KB, what it is offered can fit its socket buffers, and no write ever waits).
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Ingest:Stream:StallTimeoutMs"] = "1000",
+            ["Ingest:Stream:QueueBytes"] = "4194304",
+        });
         var hub = gateway.GetService<StreamHub>();
         await using var reader = await SseClient.ConnectAsync(gateway.HttpUri);
         await reader.WaitForReadyAsync();

@@ -25,6 +25,20 @@ public sealed class OptionsValidationTests
         { "WebSocket.MaxMessageBytes=63", "Ingest:WebSocket:MaxMessageBytes" },
         { "WebSocket.MaxMessageBytes=67108865", "Ingest:WebSocket:MaxMessageBytes" },
         { "WebSocket.MaxConnections=0", "Ingest:WebSocket:MaxConnections" },
+        { "WebSocket.MessageTimeoutMs=999", "Ingest:WebSocket:MessageTimeoutMs" },
+        { "WebSocket.IdleTimeoutMs=-1", "Ingest:WebSocket:IdleTimeoutMs" },
+        { "WebSocket.MaxUnackedMessages=0", "Ingest:WebSocket:MaxUnackedMessages" },
+        { "WebSocket.MaxOutboundBytes=4095", "Ingest:WebSocket:MaxOutboundBytes" },
+        { "WebSocket.SendTimeoutMs=999", "Ingest:WebSocket:SendTimeoutMs" },
+        { "Limits.MaxConnections=0", "Ingest:Limits:MaxConnections" },
+        { "Limits.ReservedDescriptors=63", "Ingest:Limits:ReservedDescriptors" },
+        { "Limits.HandshakeTimeoutMs=999", "Ingest:Limits:HandshakeTimeoutMs" },
+        { "Limits.MaxConnectionsPerAddress=0", "Ingest:Limits:MaxConnectionsPerAddress" },
+        { "Limits.EventsPerSecond=0", "Ingest:Limits:EventsPerSecond" },
+        { "Limits.EventBurst=999", "Ingest:Limits:EventBurst" },
+        { "Memory.MaxReassemblyBytes=1048575", "Ingest:Memory:MaxReassemblyBytes" },
+        { "Memory.MaxQueuedBytes=1048575", "Ingest:Memory:MaxQueuedBytes" },
+        { "Stream.QueueBytes=1023", "Ingest:Stream:QueueBytes" },
         { "WebSocket.KeepAliveIntervalMs=-1", "Ingest:WebSocket:KeepAliveIntervalMs" },
         { "WebSocket.KeepAliveTimeoutMs=3600001", "Ingest:WebSocket:KeepAliveTimeoutMs" },
         { "Channel.Capacity=0", "Ingest:Channel:Capacity" },
@@ -262,10 +276,13 @@ public sealed class OptionsValidationTests
             "Channel" => options.Channel,
             "Shutdown" => options.Shutdown,
             "Stream" => options.Stream,
+            "Limits" => options.Limits,
+            "Memory" => options.Memory,
             _ => throw new ArgumentException(section, nameof(setting)),
         };
         var member = target.GetType().GetProperty(property) ?? throw new ArgumentException(property, nameof(setting));
-        member.SetValue(target, member.PropertyType == typeof(int) ? int.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : value);
+        var type = Nullable.GetUnderlyingType(member.PropertyType) ?? member.PropertyType;
+        member.SetValue(target, type == typeof(string) ? value : Convert.ChangeType(value, type, System.Globalization.CultureInfo.InvariantCulture));
         return options;
     }
 }

@@ -4,6 +4,7 @@ using Ingest.Contracts;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Lifecycle;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
 using Ingest.Gateway.Sessions;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,7 +24,7 @@ internal sealed class SessionHarness : IDisposable
     private readonly ServiceProvider _services;
     private readonly List<string> _frames = [];
 
-    public SessionHarness(Action<IngestOptions>? configure = null)
+    public SessionHarness(Action<IngestOptions>? configure = null, string? allowedClientId = null)
     {
         var settings = new IngestOptions();
         configure?.Invoke(settings);
@@ -33,10 +34,20 @@ internal sealed class SessionHarness : IDisposable
         var metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
         Channel = new EventChannel(options, metrics);
         Shutdown = new ShutdownBudget(options, Time);
-        Session = new IngestSession(new SessionContext(options, Channel, metrics, Time, Shutdown, NullLoggerFactory.Instance), "conn-1");
+        EventRate = new EventRateLimiter(options);
+        Queue = new QueueBudget(options);
+        Session = new IngestSession(
+            new SessionContext(options, Channel, metrics, Time, Shutdown, EventRate, new ReassemblyBudget(options), Queue, NullLoggerFactory.Instance),
+            "conn-1",
+            allowedClientId);
     }
 
     public IngestSession Session { get; }
+
+    public EventRateLimiter EventRate { get; }
+
+    /// <summary>The budget the session's queued messages take their bytes from.</summary>
+    public QueueBudget Queue { get; }
 
     public EventChannel Channel { get; }
 
@@ -118,6 +129,7 @@ internal sealed class SessionHarness : IDisposable
 
     public void Dispose()
     {
+        EventRate.Dispose();
         Shutdown.Dispose();
         _services.Dispose();
     }

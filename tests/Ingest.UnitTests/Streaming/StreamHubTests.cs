@@ -36,14 +36,14 @@ public sealed class StreamHubTests : IDisposable
         subscriber.TryEnqueue(Frame(1));
         subscriber.TryEnqueue(Frame(2)); // dropped
         subscriber.TryEnqueue(Frame(3)); // dropped
-        Assert.True(subscriber.Reader.TryRead(out var first));
+        Assert.True(subscriber.TryDequeue(out var first));
 
         Assert.True(subscriber.TryEnqueue(Frame(4)));
 
         Assert.Equal(0, first.DroppedBefore);
-        Assert.True(subscriber.Reader.TryRead(out var second));
+        Assert.True(subscriber.TryDequeue(out var second));
         Assert.Equal(0, second.DroppedBefore);
-        Assert.True(subscriber.Reader.TryRead(out var fourth));
+        Assert.True(subscriber.TryDequeue(out var fourth));
         Assert.Equal("4", Encoding.UTF8.GetString(fourth.Frame));
         Assert.Equal(2, fourth.DroppedBefore);
         Assert.Equal(0, subscriber.TakeUndeclaredDrops());
@@ -60,12 +60,12 @@ public sealed class StreamHubTests : IDisposable
             subscriber.TryEnqueue(Frame(i));
         }
 
-        Assert.True(subscriber.Reader.TryRead(out _));
+        Assert.True(subscriber.TryDequeue(out _));
 
         Assert.Equal(5, subscriber.TakeUndeclaredDrops());
         Assert.Equal(0, subscriber.TakeUndeclaredDrops());
         Assert.True(subscriber.TryEnqueue(Frame(6)));
-        Assert.True(subscriber.Reader.TryRead(out var next));
+        Assert.True(subscriber.TryDequeue(out var next));
         Assert.Equal(0, next.DroppedBefore);
     }
 
@@ -80,14 +80,14 @@ public sealed class StreamHubTests : IDisposable
         {
             subscriber.TryEnqueue(Frame(i));
             // A reader that sometimes keeps up and sometimes does not.
-            for (var reads = random.Next(3); reads > 0 && subscriber.Reader.TryRead(out var item); reads--)
+            for (var reads = random.Next(3); reads > 0 && subscriber.TryDequeue(out var item); reads--)
             {
                 delivered++;
                 declared += item.DroppedBefore;
             }
         }
 
-        while (subscriber.Reader.TryRead(out var item))
+        while (subscriber.TryDequeue(out var item))
         {
             delivered++;
             declared += item.DroppedBefore;
@@ -132,8 +132,8 @@ public sealed class StreamHubTests : IDisposable
         hub.Publish(record);
         hub.Publish(Record("c", 10));
 
-        Assert.True(first.Reader.TryRead(out var a));
-        Assert.True(second.Reader.TryRead(out var b));
+        Assert.True(first.TryDequeue(out var a));
+        Assert.True(second.TryDequeue(out var b));
         Assert.Same(a.Frame, b.Frame);
         Assert.Contains("\"receivedAt\":1700000000999,", Encoding.UTF8.GetString(a.Frame), StringComparison.Ordinal);
         Assert.Equal(2, _metrics.Snapshot(0, 0).StreamDropped);
@@ -212,7 +212,7 @@ public sealed class StreamHubTests : IDisposable
     private static List<long> Offsets(StreamSubscriber subscriber)
     {
         var offsets = new List<long>();
-        while (subscriber.Reader.TryRead(out var item))
+        while (subscriber.TryDequeue(out var item))
         {
             var text = Encoding.UTF8.GetString(item.Frame);
             offsets.Add(long.Parse(text["id: 0:".Length..text.IndexOf('\n', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture));

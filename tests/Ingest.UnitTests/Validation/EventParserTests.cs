@@ -169,9 +169,34 @@ public sealed class EventParserTests
     }
 
     [Fact]
-    public void Parse_NestingDeeperThan64_InvalidJson()
+    public void Parse_EventNestingDeeperThan64_InvalidEvent()
     {
         var deep = new string('[', 70) + new string(']', 70);
+
+        Assert.Equal(RejectReason.InvalidEvent, _parser.Parse(Bytes(Event(extra: $",\"deep\":{deep}"))));
+        Assert.Equal("the event nests deeper than 64 levels", _parser.ErrorMessage);
+    }
+
+    [Theory]
+    [InlineData(64, false, true)]
+    [InlineData(64, true, true)]
+    [InlineData(65, false, false)]
+    [InlineData(65, true, false)]
+    public void Parse_EventDepth_CountsTheEventObjectAsLevelOne_AloneOrInABatch(int levels, bool inBatch, bool valid)
+    {
+        // The event is level 1; "deep" holds levels - 1 nested objects.
+        var nested = string.Concat(Enumerable.Repeat("{\"n\":", levels - 2)) + "{}" + new string('}', levels - 2);
+        var message = Event(extra: $",\"deep\":{nested}");
+
+        var reason = _parser.Parse(Bytes(inBatch ? $"[{message}]" : message));
+
+        Assert.Equal(valid ? RejectReason.None : RejectReason.InvalidEvent, reason);
+    }
+
+    [Fact]
+    public void Parse_NestingDeeperThanTheReaderFollows_InvalidJson()
+    {
+        var deep = new string('[', 1100) + new string(']', 1100);
 
         Assert.Equal(RejectReason.InvalidJson, _parser.Parse(Bytes(Event(extra: $",\"deep\":{deep}"))));
     }

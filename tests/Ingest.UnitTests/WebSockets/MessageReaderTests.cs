@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
+using Ingest.Gateway.Sessions;
 using Ingest.Gateway.WebSockets;
 
 namespace Ingest.UnitTests.WebSockets;
@@ -16,7 +17,7 @@ public sealed class MessageReaderTests : IAsyncLifetime
 
     private WebSocket _server = null!;
     private WebSocket _client = null!;
-    private bool _reading = true;
+    private readonly ReadGate _gate = new(TimeProvider.System);
     private MessageReader _reader = null!;
 
     public async ValueTask InitializeAsync()
@@ -29,7 +30,7 @@ public sealed class MessageReaderTests : IAsyncLifetime
         var server = await accept;
         _server = WebSocket.CreateFromStream(server.GetStream(), new WebSocketCreationOptions { IsServer = true });
         _client = WebSocket.CreateFromStream(client.GetStream(), new WebSocketCreationOptions { IsServer = false });
-        _reader = new MessageReader(_server, new MessageBuffer(initialSize: 16, maxSize: Limit), () => _reading);
+        _reader = new MessageReader(_server, new MessageBuffer(initialSize: 16, maxSize: Limit), _gate);
     }
 
     public ValueTask DisposeAsync()
@@ -97,7 +98,7 @@ public sealed class MessageReaderTests : IAsyncLifetime
     [Fact]
     public async Task WhileReadingIsStopped_DataIsDropped_UntilTheClientCloses()
     {
-        _reading = false;
+        _gate.Stop();
         await SendAsync("dropped"u8.ToArray(), endOfMessage: true);
         await _client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", TestContext.Current.CancellationToken);
 

@@ -1,0 +1,59 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ingest.Gateway.Configuration;
+
+/// <summary>What one process, one address and one connection may hold (<c>Ingest:Limits</c>).</summary>
+public sealed class LimitsOptions
+{
+    /// <summary>
+    /// TCP connections Kestrel serves at once (WebSocket or not, finished handshake or not); past
+    /// it new connections are closed at once. Defaults to the process's file descriptor limit
+    /// (<c>RLIMIT_NOFILE</c>) less <see cref="ReservedDescriptors"/>, so that accepting can never
+    /// run the process out of descriptors.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int? MaxConnections { get; set; }
+
+    /// <summary>
+    /// File descriptors kept for everything but client connections: Kafka sockets, log and
+    /// library files, the runtime's threads, pipes and epoll. Defaults to 256.
+    /// </summary>
+    [Range(64, 1_000_000)]
+    public int ReservedDescriptors { get; set; } = 256;
+
+    /// <summary>
+    /// How long a TCP connection may take to send its HTTP request (the WebSocket handshake
+    /// included), and how long a connection may sit silent between requests. Defaults to 10000 ms
+    /// (Kestrel's own defaults, 30 and 130 s, let silent sockets pile up).
+    /// </summary>
+    [Range(1_000, 600_000)]
+    public int HandshakeTimeoutMs { get; set; } = 10_000;
+
+    /// <summary>
+    /// WebSocket connections from one client address; the next handshake gets 429. Defaults to
+    /// 1000, room for an office behind one NAT address.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnectionsPerAddress { get; set; } = 1_000;
+
+    /// <summary>
+    /// Proxies (IP addresses or CIDR ranges, e.g. <c>10.0.0.0/8</c>) whose <c>X-Forwarded-For</c>
+    /// names the client address. Defaults to none: the address is the TCP peer's, and the header
+    /// is ignored (a client could name any address in it).
+    /// </summary>
+    public string[] TrustedProxies { get; set; } = [];
+
+    /// <summary>
+    /// Events one connection may send per second, as a token bucket: past it the gateway reads that
+    /// connection more slowly (nothing is dropped). Defaults to 10000.
+    /// </summary>
+    [Range(1, 100_000_000)]
+    public int EventsPerSecond { get; set; } = 10_000;
+
+    /// <summary>
+    /// The bucket's size: events a connection may send at once above its rate. Defaults to 20000;
+    /// at least 1000, a full batch.
+    /// </summary>
+    [Range(1_000, 100_000_000)]
+    public int EventBurst { get; set; } = 20_000;
+}

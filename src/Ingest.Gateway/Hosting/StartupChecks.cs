@@ -1,0 +1,49 @@
+using Ingest.Gateway.Configuration;
+using Ingest.Gateway.Diagnostics;
+using Ingest.Gateway.Kafka;
+using Microsoft.Extensions.Options;
+
+namespace Ingest.Gateway.Hosting;
+
+/// <summary>
+/// Start-up step "checks", before anything else starts: the connection limits must fit the
+/// process's file descriptors (else a <see cref="ConfigurationException"/>: exit 2, the key named),
+/// and each setting of an older layout that still works is warned about, with its new key.
+/// </summary>
+internal sealed partial class StartupChecks(
+    IOptions<IngestOptions> options,
+    IServiceProvider services,
+    ILogger<StartupChecks> logger) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var limits = services.GetRequiredService<ConnectionLimits>();
+        var memory = options.Value.Memory;
+        Log.Limits(logger, limits.Total, limits.WebSockets, limits.Http, limits.Descriptors, memory.MaxReassemblyBytes / (1024 * 1024), memory.MaxQueuedBytes / (1024 * 1024));
+        foreach (var (oldKey, newKey) in KafkaClientConfigs.DeprecatedKeys(options.Value.Kafka))
+        {
+            Log.Deprecated(logger, oldKey, newKey);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventIds.ConfigurationDeprecated, LogLevel.Warning, "{OldKey} is deprecated and will stop working in the next version: use {NewKey} (it applies to every Kafka client)")]
+        public static partial void Deprecated(ILogger logger, string oldKey, string newKey);
+
+        [LoggerMessage(EventIds.LimitsApplied, LogLevel.Information, "Connection limits: {Total} TCP connections ({WebSockets} WebSockets, {Http} other HTTP) within a limit of {Descriptors} file descriptors; client messages: {ReassemblyMiB} MiB being reassembled, {QueuedMiB} MiB on their way to Kafka")]
+        public static partial void Limits(ILogger logger, int total, int webSockets, int http, long descriptors, long reassemblyMiB, long queuedMiB);
+    }
+}
