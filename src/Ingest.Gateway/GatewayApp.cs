@@ -15,6 +15,7 @@ public static class GatewayApp
         });
         builder.AddIngestGateway();
         configure?.Invoke(builder);
+        ManagementPort.Listen(builder);
         return builder.Build().MapIngestGateway();
     }
 }

@@ -16,7 +16,8 @@ public sealed class IngestOptions
     [ValidateObjectMembers]
     public WebSocketOptions WebSocket { get; set; } = new();
 
-    /// <summary>API keys for the handshake.</summary>
+    /// <summary>API keys and signed tokens for the handshake.</summary>
+    [ValidateObjectMembers]
     public AuthOptions Auth { get; set; } = new();
 
     /// <summary>
@@ -44,6 +45,10 @@ public sealed class IngestOptions
     /// <summary><c>GET /stream</c>: Server-Sent Events of the events read back from Kafka.</summary>
     [ValidateObjectMembers]
     public StreamOptions Stream { get; set; } = new();
+
+    /// <summary>Where <c>/stats</c> is served, and whether it needs a key.</summary>
+    [ValidateObjectMembers]
+    public ManagementOptions Management { get; set; } = new();
 
     /// <summary>
     /// This gateway instance's id, written to every record's <c>ingest-gateway</c> header.

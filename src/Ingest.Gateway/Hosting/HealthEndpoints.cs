@@ -1,4 +1,5 @@
 using Ingest.Gateway.Diagnostics;
+using Ingest.Gateway.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -25,7 +26,7 @@ internal static class HealthEndpoints
         {
             Predicate = _ => false,
             ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { status = "live" }),
-        });
+        }).WithMetadata(ProbeEndpoint.Instance);
         app.MapHealthChecks("/readyz", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
@@ -36,7 +37,7 @@ internal static class HealthEndpoints
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
             ResponseWriter = WriteReadinessAsync,
-        });
+        }).WithMetadata(ProbeEndpoint.Instance);
     }
 
     private static Task WriteReadinessAsync(HttpContext context, HealthReport report)

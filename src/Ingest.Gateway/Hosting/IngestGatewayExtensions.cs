@@ -45,11 +45,19 @@ public static class IngestGatewayExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>/ws</c>, <c>/stream</c> (unless disabled), <c>/healthz</c>, <c>/readyz</c>, <c>/stats</c> and the test page.</summary>
+    /// <summary>
+    /// Maps <c>/ws</c>, <c>/stream</c> (unless disabled), <c>/healthz</c>, <c>/readyz</c>, <c>/stats</c>
+    /// (on the management port when there is one) and the test page.
+    /// </summary>
     public static WebApplication MapIngestGateway(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<IngestOptions>>().Value;
         TrustedProxies.Use(app, options.Limits.TrustedProxies);
+        if (app.Services.GetRequiredService<ManagementAccess>() is { Enabled: true } management)
+        {
+            app.Use(management.InvokeAsync);
+        }
+
         app.UseWebSockets();
         app.UseDefaultFiles();
         app.UseStaticFiles(new Microsoft.AspNetCore.Builder.StaticFileOptions { OnPrepareResponse = ClientScriptHeaders.For(options) });
@@ -61,7 +69,8 @@ public static class IngestGatewayExtensions
         }
 
         HealthEndpoints.Map(app);
-        app.MapGet("/stats", (IngestMetrics metrics, EventChannel channel) => Results.Json(metrics.Snapshot(channel.Count, channel.Capacity), Contracts.GatewayStats.JsonOptions));
+        app.MapGet("/stats", (IngestMetrics metrics, EventChannel channel) => Results.Json(metrics.Snapshot(channel.Count, channel.Capacity), Contracts.GatewayStats.JsonOptions))
+            .WithMetadata(ManagementEndpoint.Instance);
         return app;
     }
 
@@ -73,6 +82,7 @@ public static class IngestGatewayExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
         services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsCrossValidator>();
+        services.AddSingleton<IValidateOptions<IngestOptions>, AuthOptionsValidator>();
 
         // The host's timeout follows the one shutdown budget, so that the gateway's own deadlines end every step.
         var budget = ConfigurationBinding.GetValue(builder.Configuration, $"{IngestOptions.SectionName}:Shutdown:TimeoutMs", new ShutdownOptions().TimeoutMs);
@@ -111,6 +121,7 @@ public static class IngestGatewayExtensions
     private static void AddConnections(IServiceCollection services)
     {
         services.AddSingleton<ClientAccess>();
+        services.AddSingleton<ManagementAccess>();
         services.AddSingleton<SessionContext>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<WebSocketIngestEndpoint>();

@@ -4,7 +4,8 @@
  *
  * Query parameters (all optional): clientId, rate (events/s, default 1), batch, interval,
  * maxBuffered, backoffMin, backoffMax (ingest.js options), url (the WebSocket URL),
- * access_token (API key), stream=0 (no /stream), stats=0 (no /stats polling).
+ * access_token (API key or token, for /ws, /stream and /stats), stream=0 (no /stream), stats=0
+ * (no /stats polling). Every URL is relative to the page: served over https, the page uses wss:// and https://.
  * Tests read window.ingestPage: { client, clientId, setRate, generated(), ackedSeqs, stream }.
  */
 (function () {
@@ -25,9 +26,11 @@
   const time = (ms) => new Date(ms).toISOString().slice(11, 23);
 
   const clientId = params.get("clientId") || "page-" + randomId();
+  const accessToken = params.get("access_token");
+  const withToken = (url) => (accessToken ? url + (url.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(accessToken) : url);
   const client = new Ingest.Client({
     url: params.get("url"),
-    apiKey: params.get("access_token"),
+    apiKey: accessToken,
     clientId: clientId,
     maxBatch: number("batch", undefined),
     flushIntervalMs: number("interval", undefined),
@@ -206,8 +209,7 @@
 
   if (params.get("stream") !== "0" && typeof EventSource === "function") {
     // /stream has the same API key rules as /ws; EventSource cannot set headers either.
-    const token = params.get("access_token");
-    const source = new EventSource("stream?clientId=" + encodeURIComponent(clientId) + (token ? "&access_token=" + encodeURIComponent(token) : ""));
+    const source = new EventSource(withToken("stream?clientId=" + encodeURIComponent(clientId)));
     page.stream.source = source;
     source.addEventListener("ready", () => setStreamState("live"));
     source.addEventListener("telemetry", onTelemetry);
@@ -229,7 +231,8 @@
 
   async function pollStats() {
     try {
-      const response = await fetch("stats", { cache: "no-store" });
+      // With Ingest:Management:RequireApiKey, /stats needs the key too.
+      const response = await fetch(withToken("stats"), { cache: "no-store" });
       if (!response.ok) {
         throw new Error("HTTP " + response.status);
       }

@@ -4,6 +4,7 @@
  *   <script src="https://gateway.example.com/ingest.js"></script>
  *   const ingest = new Ingest.Client({ apiKey: "k1", clientId: "checkout-page" });
  *   ingest.send({ msg: "clicked buy" });          // clientId and timestamp are filled in
+ *   ingest.setApiKey(newToken);                   // a fresh short-lived token for the next connection
  *
  * What it does (docs/browser-client.md, "ingest.js"):
  * - batches events: a message goes out when maxBatch events are queued or flushIntervalMs after
@@ -62,11 +63,15 @@
   }
 
   function withApiKey(url, apiKey) {
-    if (!apiKey) {
+    if (!apiKey && !/[?&]access_token=/.test(url)) {
       return url;
     }
     const parsed = new URL(url);
-    parsed.searchParams.set("access_token", apiKey);
+    if (apiKey) {
+      parsed.searchParams.set("access_token", apiKey);
+    } else {
+      parsed.searchParams.delete("access_token");
+    }
     return parsed.toString();
   }
 
@@ -200,6 +205,14 @@
         return Promise.resolve();
       }
       return new Promise((resolve) => this._idleWaiters.push(resolve));
+    }
+
+    /**
+     * Uses apiKey (an API key or a new token from the page's backend) from the next connection on;
+     * the open one goes on (the gateway checks credentials at the handshake only).
+     */
+    setApiKey(apiKey) {
+      this.url = withApiKey(this.url, apiKey);
     }
 
     /** Drops the current connection and connects again at once; unacked messages are resent. */

@@ -20,6 +20,10 @@ public sealed class StartupTests
         { "Ingest:Shutdown:TimeoutMs", "later", "Ingest:Shutdown:TimeoutMs" },
         // Telemetry set-up.
         { "Ingest:Telemetry:OtlpEndpoint", "not a url", "Ingest:Telemetry:OtlpEndpoint" },
+        // Credentials: a token key without its secret; management access with nothing to require; the management port.
+        { "Ingest:Auth:Tokens:Keys:0:Id", "backend-1", "Ingest:Auth:Tokens:Keys:0:Secret" },
+        { "Ingest:Management:RequireApiKey", "true", "Ingest:Management:RequireApiKey" },
+        { "Ingest:Management:Port", "admin", "Ingest:Management:Port" },
     };
 
     [Theory]
