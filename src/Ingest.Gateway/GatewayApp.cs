@@ -16,6 +16,7 @@ public static class GatewayApp
         builder.AddIngestGateway();
         configure?.Invoke(builder);
         ManagementPort.Listen(builder);
+        TlsCertificates.Check(builder.Configuration);
         return builder.Build().MapIngestGateway();
     }
 }

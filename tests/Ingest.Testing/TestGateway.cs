@@ -27,7 +27,7 @@ internal sealed class TestGateway : IAsyncDisposable
         DeadLetterTopic = deadLetterTopic;
         var address = new Uri(app.Urls.First());
         HttpUri = address;
-        WebSocketUri = new UriBuilder(address) { Scheme = "ws", Path = "/ws" }.Uri;
+        WebSocketUri = new UriBuilder(address) { Scheme = address.Scheme == Uri.UriSchemeHttps ? "wss" : "ws", Path = "/ws" }.Uri;
         Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
     }
 

@@ -43,11 +43,15 @@ internal sealed class BrowserSession : IAsyncDisposable
     /// <summary>What the page logged, and its uncaught errors.</summary>
     public IReadOnlyCollection<string> Console => _console.ToArray();
 
-    public static async Task<BrowserSession> OpenAsync(BrowserFixture browser, Uri url)
+    /// <param name="browser">The browser.</param>
+    /// <param name="url">The page to open.</param>
+    /// <param name="ignoreHttpsErrors">Accept any certificate (a test's self-signed one), for pages, WebSockets and requests alike.</param>
+    public static async Task<BrowserSession> OpenAsync(BrowserFixture browser, Uri url, bool ignoreHttpsErrors = false)
     {
         var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions
         {
             ViewportSize = new ViewportSize { Width = 1100, Height = 900 },
+            IgnoreHTTPSErrors = ignoreHttpsErrors,
         });
         context.SetDefaultTimeout((float)DefaultTimeout.TotalMilliseconds);
         var session = new BrowserSession(context, await context.NewPageAsync());

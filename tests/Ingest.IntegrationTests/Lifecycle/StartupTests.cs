@@ -24,6 +24,8 @@ public sealed class StartupTests
         { "Ingest:Auth:Tokens:Keys:0:Id", "backend-1", "Ingest:Auth:Tokens:Keys:0:Secret" },
         { "Ingest:Management:RequireApiKey", "true", "Ingest:Management:RequireApiKey" },
         { "Ingest:Management:Port", "admin", "Ingest:Management:Port" },
+        // TLS: a certificate file that is not there.
+        { "Kestrel:Certificates:Default:Path", "/nonexistent/tls.crt", "Kestrel:Certificates:Default:Path" },
     };
 
     [Theory]
