@@ -82,11 +82,13 @@ internal class MemoryBudget
         List<Waiter>? granted = null;
         lock (_lock)
         {
-            _available += bytes;
-            if (_available > Capacity)
+            if (bytes > Capacity - _available)
             {
-                throw new InvalidOperationException($"Released more than was reserved ({_available - Capacity} bytes too many).");
+                // Checked before the bytes are counted, so that the budget does not grow past its capacity.
+                throw new InvalidOperationException($"Released more than was reserved ({bytes - (Capacity - _available)} bytes too many).");
             }
+
+            _available += bytes;
 
             while (_waiters.First is { } first && first.Value.Bytes <= _available)
             {
