@@ -145,6 +145,10 @@ internal sealed class MessageBuffer(int initialSize, int maxSize, MemoryBudget? 
             ReturnArray();
             _buffer = null;
         }
+
+        // A reservation for growth the message no longer needs: the next message starts small.
+        budget?.Release(_pending);
+        _pending = 0;
     }
 
     public void Dispose()
