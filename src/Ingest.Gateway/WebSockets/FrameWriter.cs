@@ -52,11 +52,22 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
     }
 
     /// <summary>
-    /// After the WebSocket layer closed the connection on its own (1007): keeps the TCP connection
-    /// until the client answers with its close frame or the handshake times out, since closing the
-    /// socket at once could reset it before the client has read the close frame.
+    /// After the WebSocket layer closed the connection on its own (1007, 1002): the layer has aborted
+    /// itself and reads nothing more, so the client's answer cannot be seen. Keeps the TCP connection
+    /// for the close handshake's time (or until <paramref name="stopping"/>), since closing it at once
+    /// resets it, and the reset can reach the client before it has read the close frame.
     /// </summary>
-    public void ExpectClientClose() => ArmAbortTimer();
+    public async Task HoldForClientCloseAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(CloseHandshakeTimeout, timeProvider, stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutting down: the connection goes now.
+        }
+    }
 
     public void Dispose()
     {

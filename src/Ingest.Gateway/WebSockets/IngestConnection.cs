@@ -39,7 +39,7 @@ internal sealed partial class IngestConnection : IDisposable
         var registration = stopping.UnsafeRegister(static state => ((IngestSession)state!).BeginDrain(), _session);
         try
         {
-            await ReadLoopAsync();
+            await ReadLoopAsync(stopping);
         }
         catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException or ChannelClosedException)
         {
@@ -62,7 +62,7 @@ internal sealed partial class IngestConnection : IDisposable
         _reader.Dispose();
     }
 
-    private async Task ReadLoopAsync()
+    private async Task ReadLoopAsync(CancellationToken stopping)
     {
         while (true)
         {
@@ -82,13 +82,13 @@ internal sealed partial class IngestConnection : IDisposable
                 case ReadOutcome.InvalidUtf8:
                     await _session.OnInvalidUtf8Async(_reader.Message);
                     _reader.Release();
-                    _writer.ExpectClientClose();
-                    break;
+                    await _writer.HoldForClientCloseAsync(stopping);
+                    return;
                 case ReadOutcome.ProtocolError:
                     await _session.OnProtocolErrorAsync(_reader.Message, _reader.ProtocolErrorReason);
                     _reader.Release();
-                    _writer.ExpectClientClose();
-                    break;
+                    await _writer.HoldForClientCloseAsync(stopping);
+                    return;
                 case ReadOutcome.Closed:
                     await _session.OnClientCloseAsync();
                     return;
