@@ -34,18 +34,49 @@ internal sealed class GatewayProcessHost : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The gateway's process id (bash execs it, so it is the same process).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>The process's resident memory now, from /proc (VmRSS).</summary>
+    public long ResidentBytes
+    {
+        get
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line["VmRSS:".Length..^"kB".Length].Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+
+            return 0;
+        }
+    }
+
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts the gateway with <paramref name="settings"/> (as <c>--key=value</c> arguments).</summary>
-    public static GatewayProcessHost Start(IReadOnlyDictionary<string, string> settings)
+    /// <summary>
+    /// Starts the gateway with <paramref name="settings"/> (as <c>--key=value</c> arguments); with
+    /// <paramref name="descriptorLimit"/>, under that limit on open files (soft and hard, so that
+    /// the runtime cannot raise it), as <c>ulimit -n</c> sets it.
+    /// </summary>
+    public static GatewayProcessHost Start(IReadOnlyDictionary<string, string> settings, int? descriptorLimit = null)
     {
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        if (descriptorLimit is { } limit)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add($"ulimit -n {limit} && exec dotnet \"$@\"");
+            start.ArgumentList.Add("gateway");
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ingest.Gateway.dll"));
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");

@@ -30,6 +30,16 @@ public sealed class LimitsOptions
     public int HandshakeTimeoutMs { get; set; } = 10_000;
 
     /// <summary>
+    /// Bytes Kestrel reads ahead from one connection before the gateway takes them (its
+    /// <c>MaxRequestBufferSize</c>); past it the socket is left unread and TCP holds the client
+    /// back. Defaults to 32768 (32 KB): plenty for streaming clients, and a client that sends a
+    /// large message slowly cannot park more than this in the process (Kestrel's default, 1 MiB per
+    /// connection, let 500 unfinished messages hold 500 MiB).
+    /// </summary>
+    [Range(4_096, 16_777_216)]
+    public int ConnectionBufferBytes { get; set; } = 32_768;
+
+    /// <summary>
     /// WebSocket connections from one client address; the next handshake gets 429. Defaults to
     /// 1000, room for an office behind one NAT address.
     /// </summary>

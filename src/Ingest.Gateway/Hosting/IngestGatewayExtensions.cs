@@ -9,6 +9,7 @@ using Ingest.Gateway.Sessions;
 using Ingest.Gateway.Streaming;
 using Ingest.Gateway.WebSockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Hosting;
@@ -100,7 +101,12 @@ public static class IngestGatewayExtensions
             var handshake = TimeSpan.FromMilliseconds(options.Value.Limits.HandshakeTimeoutMs);
             kestrel.Limits.RequestHeadersTimeout = handshake;
             kestrel.Limits.KeepAliveTimeout = handshake;
+            kestrel.Limits.MaxRequestBufferSize = options.Value.Limits.ConnectionBufferBytes;
         });
+        // The socket transport reads ahead into its own pipe (1 MiB by default) whatever Kestrel's
+        // limits say: bound it too, or a connection that is not read still parks that much.
+        services.AddOptions<SocketTransportOptions>().Configure<IOptions<IngestOptions>>((transport, options) =>
+            transport.MaxReadBufferSize = options.Value.Limits.ConnectionBufferBytes);
         services.AddSingleton<ReassemblyBudget>();
         services.AddSingleton<QueueBudget>();
         services.AddHostedService<MemoryTrimmer>();

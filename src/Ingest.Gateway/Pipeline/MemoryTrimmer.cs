@@ -34,9 +34,10 @@ internal sealed partial class MemoryTrimmer(ReassemblyBudget reassembly, QueueBu
                 }
 
                 var before = Environment.WorkingSet;
+                var heapBefore = GC.GetGCMemoryInfo().HeapSizeBytes;
                 GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                Log.Trimmed(logger, peak / (1024 * 1024), before / (1024 * 1024), Environment.WorkingSet / (1024 * 1024));
+                Log.Trimmed(logger, peak / (1024 * 1024), before / (1024 * 1024), Environment.WorkingSet / (1024 * 1024), heapBefore / (1024 * 1024), GC.GetGCMemoryInfo().HeapSizeBytes / (1024 * 1024));
                 peak = inUse;
             }
         }
@@ -48,7 +49,7 @@ internal sealed partial class MemoryTrimmer(ReassemblyBudget reassembly, QueueBu
 
     private static partial class Log
     {
-        [LoggerMessage(EventIds.MemoryTrimmed, LogLevel.Information, "After a burst of {PeakMiB} MiB of client messages: full collection, resident memory {BeforeMiB} MiB -> {AfterMiB} MiB")]
-        public static partial void Trimmed(ILogger logger, long peakMiB, long beforeMiB, long afterMiB);
+        [LoggerMessage(EventIds.MemoryTrimmed, LogLevel.Information, "After a burst of {PeakMiB} MiB of client messages: full collection, resident memory {BeforeMiB} MiB -> {AfterMiB} MiB, managed heap {HeapBeforeMiB} MiB -> {HeapAfterMiB} MiB")]
+        public static partial void Trimmed(ILogger logger, long peakMiB, long beforeMiB, long afterMiB, long heapBeforeMiB, long heapAfterMiB);
     }
 }

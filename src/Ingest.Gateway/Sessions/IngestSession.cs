@@ -74,16 +74,15 @@ internal sealed partial class IngestSession : IDeliveryTarget
         {
             await _context.Queue.ReserveAsync(message.Length, _reading.StoppedToken);
             lease = new MemoryLease(_context.Queue, message.Length);
-            if (binary)
-            {
-                await RejectAsync(message, receivedAt, ErrorCodes.BinaryNotSupported, "binary messages are not supported: send each event as JSON text", lease);
-                return;
-            }
+            var reason = binary ? RejectReason.BinaryNotSupported : _parser.Parse(message.Span);
 
-            var reason = _parser.Parse(message.Span);
+            // Past the connection's rate this waits: the client is read more slowly, nothing is
+            // dropped. An event takes a token; a rejected message takes one too, as it costs as much.
+            await _context.EventRate.AcquireAsync(_source, reason == RejectReason.None ? _parser.Events.Count : 1, _reading.StoppedToken);
             if (reason != RejectReason.None)
             {
-                await RejectAsync(message, receivedAt, reason.ToCode(), _parser.ErrorMessage, lease);
+                var detail = binary ? "binary messages are not supported: send each event as JSON text" : _parser.ErrorMessage;
+                await RejectAsync(message, receivedAt, reason.ToCode(), detail, lease);
                 return;
             }
 
@@ -102,8 +101,6 @@ internal sealed partial class IngestSession : IDeliveryTarget
                 events[i] = new EventRecord(slice.Key, span.Slice(slice.Start, slice.Length).ToArray());
             }
 
-            // Past the connection's event rate this waits: the client is read more slowly, nothing is dropped.
-            await _context.EventRate.AcquireAsync(_source, events.Length, _reading.StoppedToken);
             _context.Metrics.EventsReceived(events.Length);
             var sequence = _tracker.Register();
             await _context.Channel.WriteAsync(PipelineItem.ForEvents(this, _source, sequence, receivedAt, events, lease), CancellationToken.None);

@@ -19,6 +19,9 @@ namespace Ingest.Gateway.WebSockets;
 /// </remarks>
 internal sealed class MessageBuffer(int initialSize, int maxSize, MemoryBudget? budget = null) : IDisposable
 {
+    /// <summary>Arrays up to this size come from the shared pool.</summary>
+    private const int LargestPooled = 64 * 1024;
+
     private byte[]? _buffer;
     private int _length;
     private int _cleanFrom;
@@ -71,13 +74,13 @@ internal sealed class MessageBuffer(int initialSize, int maxSize, MemoryBudget? 
     {
         if (NextArrayLength() is { } next)
         {
-            var array = ArrayPool<byte>.Shared.Rent(next);
+            var array = Rent(next);
             var budgeted = budget is not null && next > initialSize;
             if (budgeted)
             {
                 if (_pending < array.Length)
                 {
-                    ArrayPool<byte>.Shared.Return(array);
+                    Return(array);
                     throw new InvalidOperationException("EnsureReservedAsync must reserve the bytes before GetReceiveMemory.");
                 }
 
@@ -165,7 +168,7 @@ internal sealed class MessageBuffer(int initialSize, int maxSize, MemoryBudget? 
 
     private void ReturnArray()
     {
-        ArrayPool<byte>.Shared.Return(_buffer!);
+        Return(_buffer!);
         budget?.Release(_reserved);
         _reserved = 0;
     }
@@ -182,6 +185,23 @@ internal sealed class MessageBuffer(int initialSize, int maxSize, MemoryBudget? 
         _pending += bytes;
     }
 
-    /// <summary>What <see cref="ArrayPool{T}.Shared"/> hands out for a request: the next power of two (at least 16).</summary>
+    /// <summary>
+    /// The array for <paramref name="length"/> bytes: pooled up to <see cref="LargestPooled"/>, where
+    /// nearly every message fits; larger ones are allocated and left to the garbage collector, so
+    /// that after a burst of large messages their memory can go back to the system (the shared pool
+    /// would keep some of every size for good). Either way the length is a power of two.
+    /// </summary>
+    private static byte[] Rent(int length) =>
+        length <= LargestPooled ? ArrayPool<byte>.Shared.Rent(length) : GC.AllocateUninitializedArray<byte>((int)PoolLength(length));
+
+    private static void Return(byte[] array)
+    {
+        if (array.Length <= LargestPooled)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
+    }
+
+    /// <summary>What <see cref="Rent"/> hands out for a request: the next power of two (at least 16).</summary>
     private static long PoolLength(int length) => BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 16));
 }

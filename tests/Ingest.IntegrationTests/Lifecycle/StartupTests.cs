@@ -18,6 +18,9 @@ public sealed class StartupTests
         { "Ingest:Kafka:Producer:acks", "1", "Ingest:Kafka:Producer:acks" },
         // Read while the host is built: the shutdown budget sets the host's timeout.
         { "Ingest:Shutdown:TimeoutMs", "later", "Ingest:Shutdown:TimeoutMs" },
+        // Limits that cannot fit the process's file descriptor limit (at most 1,048,576 on Linux).
+        { "Ingest:Limits:MaxConnections", "10000000", "Ingest:Limits:MaxConnections" },
+        { "Ingest:Limits:ReservedDescriptors", "1000000", "Ingest:Limits:ReservedDescriptors" },
         // Telemetry set-up.
         { "Ingest:Telemetry:OtlpEndpoint", "not a url", "Ingest:Telemetry:OtlpEndpoint" },
         // Credentials: a token key without its secret; management access with nothing to require; the management port.
