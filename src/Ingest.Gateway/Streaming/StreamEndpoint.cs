@@ -31,7 +31,8 @@ internal sealed partial class StreamEndpoint(
 
     public async Task HandleAsync(HttpContext context)
     {
-        if (!(await access.AdmitAsync(context)).Admitted)
+        var admission = await access.AdmitAsync(context);
+        if (!admission.Admitted)
         {
             return;
         }
@@ -41,6 +42,18 @@ internal sealed partial class StreamEndpoint(
         {
             await access.RejectAsync(context, StatusCodes.Status400BadRequest, "invalid_filter", "give at most one clientId");
             return;
+        }
+
+        // A token that names a clientId reads that client's events only (its filter is that clientId).
+        if (admission.ClientId is { } allowed)
+        {
+            if (!string.IsNullOrEmpty(filter) && filter.ToString() != allowed)
+            {
+                await access.RejectAsync(context, StatusCodes.Status403Forbidden, "client_id_mismatch", "this token may read only the events of its own clientId");
+                return;
+            }
+
+            filter = allowed;
         }
 
         if (lifetime.ApplicationStopping.IsCancellationRequested)

@@ -61,6 +61,36 @@ public sealed class TokenTests
     }
 
     [Fact]
+    public async Task TokenNamingClientA_StreamsOnlyAsEvents_AndAFilterForAnotherClientIs403()
+    {
+        await using var gateway = await TestGateway.StartAsync(Settings());
+        var token = TestTokens.Mint(Kid, Key.Secret, DateTimeOffset.UtcNow.AddMinutes(5), clientId: "a");
+        await using var stream = await SseClient.ConnectAsync(gateway.HttpUri, $"/stream?access_token={token}");
+        var ready = await stream.WaitForReadyAsync();
+
+        using (var other = await gateway.Http.GetAsync(new Uri($"/stream?clientId=b&access_token={token}", UriKind.Relative), TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, other.StatusCode);
+            Assert.Contains("client_id_mismatch", await other.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        }
+
+        // Events of "b" (sent with a token that allows any clientId) never reach a's stream.
+        var anyone = TestTokens.Mint(Kid, Key.Secret, DateTimeOffset.UtcNow.AddMinutes(5));
+        await using (var sender = await TestClient.ConnectAsync(new Uri($"{gateway.WebSocketUri}?access_token={anyone}")))
+        {
+            await sender.SendAndWaitAckAsync("{\"msg\":\"for b\",\"clientId\":\"b\",\"timestamp\":1}");
+            await sender.SendAndWaitAckAsync("{\"msg\":\"for a\",\"clientId\":\"a\",\"timestamp\":2}");
+        }
+
+        // Both records went through the gateway's stream consumer; only a's reached this stream.
+        await Poll.UntilAsync(() => gateway.GetService<Ingest.Gateway.Streaming.StreamHub>().Published >= 2, "both events to be read back from Kafka");
+        await stream.WaitUntilAsync(() => stream.Telemetry.Count >= 1, "a's event on its stream");
+        Assert.Contains("\"clientId\":\"a\"", ready.Data, StringComparison.Ordinal);
+        var only = Assert.Single(stream.Telemetry);
+        Assert.Contains("for a", only.Data, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TokenWithoutClientId_AnyClientIdIsAccepted_InTheHeaderOrTheQuery()
     {
         await using var gateway = await TestGateway.StartAsync(Settings());
