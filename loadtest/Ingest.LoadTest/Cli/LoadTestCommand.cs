@@ -13,6 +13,7 @@ internal static class LoadTestCommand
     {
         var root = new RootCommand("Ingest load harness: many WebSocket clients against the gateway, verified in Kafka.");
         root.Subcommands.Add(CreateBench());
+        root.Subcommands.Add(CreateAbuse());
         foreach (var name in ScenarioSettings.Names)
         {
             root.Subcommands.Add(CreateScenario(name));
@@ -50,6 +51,31 @@ internal static class LoadTestCommand
                 Rounds = parse.GetValue(rounds),
                 GatewayDll = parse.GetValue(gateway),
                 ResultsDirectory = parse.GetValue(results)!,
+            },
+            Console.Error,
+            cancellationToken));
+        return command;
+    }
+
+    private static Command CreateAbuse()
+    {
+        var garbage = Positive("--garbage-connections", "Connections sending invalid JSON as fast as they can.", 1_000);
+        var good = Positive("--good-connections", "Well-behaved connections whose throughput is measured.", 4);
+        var window = Positive("--window", "Unacked messages each good connection may have in flight.", 16);
+        var seconds = Positive("--seconds", "Duration of each measured phase.", 10);
+        var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
+        var command = new Command("abuse", "What a flood of bad clients costs well-behaved ones: their acked events/s alone and during the flood.")
+        {
+            garbage, good, window, seconds, gateway,
+        };
+        command.SetAction((parse, cancellationToken) => AbuseRunner.RunAsync(
+            new AbuseOptions
+            {
+                GarbageConnections = parse.GetValue(garbage),
+                GoodConnections = parse.GetValue(good),
+                Window = parse.GetValue(window),
+                Seconds = parse.GetValue(seconds),
+                GatewayDll = parse.GetValue(gateway),
             },
             Console.Error,
             cancellationToken));
