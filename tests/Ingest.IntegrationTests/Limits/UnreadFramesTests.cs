@@ -32,7 +32,11 @@ public sealed class UnreadFramesTests
     public async Task UnackedCap_ANonReadingClientIsReadNoFurther_FiftyMessagesPastItsLastAck_UntilItReads()
     {
         const int cap = 50;
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:WebSocket:MaxUnackedMessages"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Ingest:WebSocket:MaxUnackedMessages"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Ingest:Kafka:LingerMs"] = "0", // valid messages acked sooner: the socket fills sooner
+        });
         var connection = await ConnectNonReadingAsync(gateway);
         using var stuck = connection.Client;
         var session = connection.Session;
