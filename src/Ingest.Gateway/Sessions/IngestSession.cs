@@ -134,14 +134,27 @@ internal sealed partial class IngestSession : IDeliveryTarget
     }
 
     /// <summary>
-    /// The WebSocket layer found invalid UTF-8 and already closed with 1007 (RFC 6455 section 8.1):
-    /// no frame can follow. What was received goes to the dead-letter topic.
+    /// A text message that is not UTF-8 (RFC 6455 section 8.1): what was received goes to the
+    /// dead-letter topic and the connection ends with 1007. Usually the WebSocket layer found it and
+    /// already closed, and no frame can follow; with <paramref name="closeItself"/> the layer let it
+    /// through whole, and the gateway closes, after a final ack that does not cover it.
     /// </summary>
-    public Task OnInvalidUtf8Async(ReadOnlyMemory<byte> received)
+    public async Task OnInvalidUtf8Async(ReadOnlyMemory<byte> received, bool closeItself = false)
     {
         var sequence = _tracker.LastRegistered + 1;
         Log.InvalidUtf8(_context.Logger, ConnectionId, sequence);
-        return OnBrokenMessageAsync(received, sequence, ErrorCodes.InvalidUtf8, "the text message is not valid UTF-8 (RFC 6455 section 8.1); the connection was closed with 1007");
+        const string Detail = "the text message is not valid UTF-8 (RFC 6455 section 8.1); the connection was closed with 1007";
+        if (!closeItself)
+        {
+            await OnBrokenMessageAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail);
+            return;
+        }
+
+        _context.Metrics.MessageReceived(received.Length);
+        _context.Metrics.MessageRejected();
+        _reading.Stop();
+        await DeadLetterUntrackedAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail);
+        await CloseAsync(CloseCodes.InvalidPayload, "text that is not UTF-8", draining: false);
     }
 
     /// <summary>

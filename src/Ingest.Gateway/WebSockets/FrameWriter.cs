@@ -18,12 +18,28 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
 
     private readonly byte[] _ack = new byte[ServerFrames.MaxAckLength];
     private readonly CancellationTokenSource _sendTimeout = new(Timeout.InfiniteTimeSpan, timeProvider);
+    private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? _abortTimer;
     private bool _failed;
     private bool _closed;
 
+    /// <summary>Completes once the close frame went out (or could not), or the writer ended without one.</summary>
+    public Task CloseSent => _closeSent.Task;
+
     /// <summary>Sends until the session has queued its close frame (or ended without one).</summary>
     public async Task RunAsync()
+    {
+        try
+        {
+            await SendQueuedAsync();
+        }
+        finally
+        {
+            _closeSent.TrySetResult();
+        }
+    }
+
+    private async Task SendQueuedAsync()
     {
         var frames = session.Outbound;
         while (await frames.WaitToReadAsync())
@@ -45,6 +61,7 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
                         break;
                     case OutboundKind.Close:
                         await CloseAsync(frame.CloseStatus, frame.CloseDescription);
+                        _closeSent.TrySetResult();
                         break;
                 }
             }

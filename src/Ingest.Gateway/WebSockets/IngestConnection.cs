@@ -24,8 +24,8 @@ internal sealed partial class IngestConnection : IDisposable
     {
         _session = session;
         _maxMessageBytes = context.MaxMessageBytes;
-        _reader = new MessageReader(socket, new MessageBuffer(InitialBufferSize, context.MaxMessageBytes, context.Reassembly), session.Reading);
         _writer = new FrameWriter(socket, session, context.TimeProvider, context.SendTimeout, context.Logger);
+        _reader = new MessageReader(socket, new MessageBuffer(InitialBufferSize, context.MaxMessageBytes, context.Reassembly), session.Reading, () => _writer.CloseSent);
         _logger = context.Logger;
     }
 
@@ -77,6 +77,11 @@ internal sealed partial class IngestConnection : IDisposable
                 case ReadOutcome.TooLarge:
                     // Reading stops; what follows is dropped until the client answers the close.
                     await _session.OnMessageTooLargeAsync(_reader.Message, _maxMessageBytes);
+                    _reader.Release();
+                    break;
+                case ReadOutcome.InvalidUtf8 when !_reader.LayerClosed:
+                    // Found by the reader: the gateway closes (1007), and reads on until the client answers.
+                    await _session.OnInvalidUtf8Async(_reader.Message, closeItself: true);
                     _reader.Release();
                     break;
                 case ReadOutcome.InvalidUtf8:

@@ -36,8 +36,11 @@ internal enum ReadOutcome
 /// connection without budget stops reading), and recovers what was received of a message the
 /// WebSocket layer rejected.
 /// </summary>
-internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, ReadGate gate) : IDisposable
+internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, ReadGate gate, Func<Task> closeSent) : IDisposable
 {
+    /// <summary>The message of a <see cref="WebSocketException"/> the layer throws without one of its own.</summary>
+    private static readonly string Utf8FailureMessage = new WebSocketException(WebSocketError.Faulted).Message;
+
     private readonly byte[] _probe = new byte[1];
     private bool _streaming;
 
@@ -46,6 +49,13 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
 
     /// <summary>Whether the last message was binary.</summary>
     public bool IsBinary { get; private set; }
+
+    /// <summary>
+    /// Whether the WebSocket layer closed the connection itself for the last
+    /// <see cref="ReadOutcome.InvalidUtf8"/> or <see cref="ReadOutcome.ProtocolError"/> (false: the
+    /// reader found the fault, and the gateway must close).
+    /// </summary>
+    public bool LayerClosed { get; private set; }
 
     /// <summary>What the WebSocket layer said of the last <see cref="ReadOutcome.ProtocolError"/>.</summary>
     public string ProtocolErrorReason { get; private set; } = "";
@@ -58,6 +68,7 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
     public async ValueTask<ReadOutcome> ReadAsync()
     {
         var atBoundary = true;
+        IsBinary = false; // until the message's first chunk says otherwise (only text is checked for UTF-8)
         while (true)
         {
             ValueWebSocketReceiveResult result;
@@ -70,8 +81,10 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
                 Memory<byte> memory;
                 if (gate.IsStopped)
                 {
-                    // Data dropped (reading has stopped) still goes through the first buffer, which
-                    // takes nothing from the budget: the layer checks the UTF-8 of text it copies.
+                    // Our close is on its way: read nothing until it is out, or the layer could find
+                    // fault with what is read to be dropped and close with its own code first. Then
+                    // what arrives goes through the first buffer, which takes nothing from the budget.
+                    await closeSent();
                     buffer.Reset();
                     memory = buffer.GetReceiveMemory();
                 }
@@ -99,23 +112,7 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
             }
             catch (WebSocketException e) when (e.WebSocketErrorCode == WebSocketError.Faulted && !gate.IsStopped)
             {
-                // Invalid UTF-8 and protocol errors fault the same way, and the layer does not say
-                // which (its close status is what it sent, not what it received). The layer has
-                // already copied the bad chunk into the buffer without saying how much: recover it,
-                // and an invalid sequence in it tells the two apart.
-                buffer.RecoverUnreportedBytes();
-                if (Utf8Text.HasInvalidSequence(buffer.Memory.Span))
-                {
-                    return ReadOutcome.InvalidUtf8;
-                }
-
-                if (buffer.Length == 0)
-                {
-                    throw; // between messages: nothing to keep, the connection is simply over
-                }
-
-                ProtocolErrorReason = e.Message;
-                return ReadOutcome.ProtocolError;
+                return Faulted(e, probed: []);
             }
 
             if (result.MessageType == WebSocketMessageType.Close)
@@ -142,21 +139,71 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
                     continue;
                 }
 
-                // At the limit: the message is acceptable only if nothing follows.
-                var probe = await socket.ReceiveAsync(_probe.AsMemory(), CancellationToken.None);
+                // At the limit: the message is acceptable only if nothing but empty frames follows.
+                ValueWebSocketReceiveResult probe;
+                _probe[0] = 0; // what a fault leaves here is the byte the layer rejected
+                try
+                {
+                    do
+                    {
+                        probe = await socket.ReceiveAsync(_probe.AsMemory(), CancellationToken.None);
+                    }
+                    while (probe is { Count: 0, EndOfMessage: false } && probe.MessageType != WebSocketMessageType.Close);
+                }
+                catch (WebSocketException e) when (e.WebSocketErrorCode == WebSocketError.Faulted)
+                {
+                    return Faulted(e, probed: _probe[0] == 0 ? [] : _probe);
+                }
+
                 if (probe.MessageType == WebSocketMessageType.Close)
                 {
                     return ReadOutcome.Closed;
                 }
 
-                if (probe.Count > 0 || !probe.EndOfMessage)
+                if (probe.Count > 0)
                 {
                     return ReadOutcome.TooLarge;
                 }
             }
 
+            // The layer checks UTF-8 as text arrives, but an empty last frame lets a message end in
+            // the middle of a character unnoticed (and the layer then carries that half character
+            // into the next message). Such a message is not UTF-8: it is answered as one.
+            if (!IsBinary && Utf8Text.EndsInsideACharacter(buffer.Memory.Span))
+            {
+                LayerClosed = false;
+                return ReadOutcome.InvalidUtf8;
+            }
+
             return ReadOutcome.Message;
         }
+    }
+
+    /// <summary>
+    /// The WebSocket layer failed the connection while a message arrived, and has closed it: with
+    /// 1007 for text that is not UTF-8, with 1002 for a broken frame. It throws its UTF-8 failure
+    /// with no message of its own (protocol errors mostly name themselves; a bad close frame does
+    /// not), so a fault is a UTF-8 failure when it says nothing and the text received is not UTF-8.
+    /// The layer has already copied the bad chunk into the buffer without saying how much: what
+    /// was received is recovered for the dead letter. <paramref name="probed"/> is the byte read
+    /// past the size limit, which the layer checked too but the message does not keep.
+    /// </summary>
+    private ReadOutcome Faulted(WebSocketException e, ReadOnlySpan<byte> probed)
+    {
+        buffer.RecoverUnreportedBytes();
+        if (buffer.Length == 0)
+        {
+            throw e; // between messages: nothing to keep, the connection is simply over
+        }
+
+        LayerClosed = true;
+        if (!IsBinary && e.InnerException is null && e.Message == Utf8FailureMessage && Utf8Text.IsNotUtf8(buffer.Memory.Span, probed))
+        {
+            return ReadOutcome.InvalidUtf8;
+        }
+
+        ProtocolErrorReason = e.Message;
+        return ReadOutcome.ProtocolError;
     }
 
     /// <summary>Done with <see cref="Message"/>: the buffer is kept only while the client streams.</summary>

@@ -3,36 +3,17 @@ using System.Text;
 
 namespace Ingest.Gateway.WebSockets;
 
-/// <summary>UTF-8 checks for text that may end in the middle of a character (a fragment).</summary>
+/// <summary>UTF-8 checks the WebSocket layer leaves undone.</summary>
 internal static class Utf8Text
 {
+    /// <summary>True when <paramref name="text"/> ends in the middle of a character (or with a byte that starts none).</summary>
+    public static bool EndsInsideACharacter(ReadOnlySpan<byte> text) =>
+        !text.IsEmpty && text[^1] >= 0x80 && Rune.DecodeLastFromUtf8(text, out _, out _) != OperationStatus.Done;
+
     /// <summary>
-    /// True when <paramref name="text"/> holds a byte sequence that is not UTF-8 (RFC 3629); an
-    /// incomplete character at its very end is not one, as the rest may follow in the next frame.
+    /// True when <paramref name="text"/> followed by <paramref name="more"/> is not UTF-8 (a
+    /// character cut off at the end included: the layer rejects that at a message's last frame).
     /// </summary>
-    public static bool HasInvalidSequence(ReadOnlySpan<byte> text)
-    {
-        if (System.Text.Unicode.Utf8.IsValid(text))
-        {
-            return false;
-        }
-
-        while (!text.IsEmpty)
-        {
-            var status = Rune.DecodeFromUtf8(text, out _, out var consumed);
-            if (status == OperationStatus.InvalidData)
-            {
-                return true;
-            }
-
-            if (status == OperationStatus.NeedMoreData)
-            {
-                return false;
-            }
-
-            text = text[consumed..];
-        }
-
-        return false;
-    }
+    public static bool IsNotUtf8(ReadOnlySpan<byte> text, ReadOnlySpan<byte> more) =>
+        !System.Text.Unicode.Utf8.IsValid(more.IsEmpty ? text : [.. text, .. more]);
 }

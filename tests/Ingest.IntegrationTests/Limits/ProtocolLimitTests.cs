@@ -82,6 +82,29 @@ public sealed class ProtocolLimitTests
     }
 
     [Fact]
+    public async Task TextEndingInsideACharacter_ThroughAnEmptyLastFrame_Closes1007AfterAFinalAck_AndDeadLettersIt()
+    {
+        // System.Net.WebSockets checks the end of a text message only on a non-empty last frame:
+        // the gateway finds this one itself, so it can still send the final ack before its 1007.
+        await using var gateway = await TestGateway.StartAsync();
+        using var client = await RawWebSocketClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendTextAsync(Valid);
+        byte[] cutOff = [.. "{\"msg\":\"caf"u8, 0xC3];
+
+        await client.SendFrameAsync(Opcode.Text, cutOff, fin: false);
+        await client.SendFrameAsync(Opcode.Continuation, Array.Empty<byte>());
+        var transcript = await client.ReadUntilCloseAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(1007, transcript.Close?.CloseStatus);
+        Assert.Equal("{\"type\":\"ack\",\"upTo\":1}", transcript.Texts[^1]);
+        var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
+        Assert.Equal(ErrorCodes.InvalidUtf8, deadLetter.Headers[IngestHeaders.Error]);
+        Assert.StartsWith("message 2: ", deadLetter.Headers[IngestHeaders.ErrorDetail], StringComparison.Ordinal);
+        Assert.Equal(cutOff, deadLetter.Value);
+        Assert.Equal(Valid, Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1)).Text);
+    }
+
+    [Fact]
     public async Task EventDepth_64LevelsAreAcked_65AreInvalidEvent_AloneOrInABatch()
     {
         await using var gateway = await TestGateway.StartAsync();

@@ -13,7 +13,11 @@ internal enum WireEnd
     /// <summary>The client broke RFC 6455: close 1002, the message so far dead-lettered as protocol_error.</summary>
     ProtocolError,
 
-    /// <summary>A text message that is not UTF-8: close 1007, its bytes dead-lettered as invalid_utf8.</summary>
+    /// <summary>
+    /// A text message that is not UTF-8: close 1007, its bytes dead-lettered as invalid_utf8. The
+    /// WebSocket layer's close (no final ack), or the gateway's (final ack first) when the layer let
+    /// the message through whole (see <see cref="WireExpectation.GatewayClosesInvalidUtf8"/>).
+    /// </summary>
     InvalidUtf8,
 
     /// <summary>A message over the size limit: final ack, close 1009, its first bytes dead-lettered as message_too_large.</summary>
@@ -32,15 +36,11 @@ internal sealed class WireExpectation
     /// <summary>The whole data messages before the end, which the gateway numbers 1, 2, 3, ...</summary>
     public List<WireMessage> Messages { get; } = [];
 
-    /// <summary>How the connection ends.</summary>
-    public WireEnd End { get; set; }
-
     /// <summary>
-    /// When the gateway decides a message is too large, other ends that may beat its close frame:
-    /// a fault the WebSocket layer finds in what follows (which the gateway reads only to drop it),
-    /// or the stream's end. The message is still dead-lettered as message_too_large.
+    /// How the connection ends. When the gateway closes (1000, 1009, its own 1007) it reads nothing
+    /// more until its close frame is out, so nothing in what follows can change the close code.
     /// </summary>
-    public HashSet<WireEnd> AfterTooLarge { get; } = [];
+    public WireEnd End { get; set; }
 
     /// <summary>Whether the end came inside a data message, and what the server had read of it.</summary>
     public bool InMessage { get; set; }
@@ -49,17 +49,42 @@ internal sealed class WireExpectation
 
     public byte[] Partial { get; set; } = [];
 
-    /// <summary>Whether the end came from the byte read past the size limit (to tell "exactly the limit" from "over it").</summary>
-    public bool AtProbe { get; set; }
+    /// <summary>
+    /// The end is a text message that ends inside a character and whose last frame is empty: the
+    /// WebSocket layer hands an empty frame out before its end-of-message UTF-8 check (a flaw of
+    /// System.Net.WebSockets), so the message reaches the gateway whole, and the gateway answers it
+    /// as the text that is not UTF-8 it is: its bytes dead-lettered as invalid_utf8 (untracked, never
+    /// acked), a final ack that does not cover it, then the gateway's own close 1007.
+    /// </summary>
+    public bool GatewayClosesInvalidUtf8 { get; set; }
 
-    /// <summary>Where the stream met a known flaw of the WebSocket layer (System.Net.WebSockets), which the model follows.</summary>
-    public List<string> LayerFlaws { get; } = [];
+    /// <summary>
+    /// The end is the WebSocket layer failing the connection on an invalid close frame (a 1-byte
+    /// payload, or a status a client may not send), a fault whose exception carries no message of
+    /// its own (as the layer's UTF-8 failure does not).
+    /// </summary>
+    public bool SilentFault { get; set; }
 
-    /// <summary>Whether the UTF-8 check of the ending message went on from an unfinished character the layer let through before.</summary>
-    public bool InheritedUnfinished { get; set; }
+    /// <summary>The text received of the ending message ends inside a character, as far as the layer's UTF-8 check has gone.</summary>
+    public bool PartialUnfinished { get; set; }
+
+    /// <summary>
+    /// The one ambiguous corner of the dead letter's code: a text message whose bytes so far end
+    /// (legitimately) in the middle of a character, cut by an invalid close frame. The layer closes
+    /// with 1002; the gateway, told nothing by the layer's exception, finds text that is not UTF-8
+    /// (an unfinished character counts) and dead-letters it as invalid_utf8. Either code is accepted
+    /// there, and only there.
+    /// </summary>
+    public bool EitherDeadLetterCode => End == WireEnd.ProtocolError && InMessage && !PartialBinary && Partial.Length > 0 && SilentFault && PartialUnfinished;
+
+    /// <summary>Whether the WebSocket layer, not the gateway, sent the close frame (1002, or its 1007).</summary>
+    public bool LayerCloses => End == WireEnd.ProtocolError || (End == WireEnd.InvalidUtf8 && !GatewayClosesInvalidUtf8);
 
     /// <summary>Pings the server read before the end: each must be answered by a pong with its payload.</summary>
     public List<byte[]> Pings { get; } = [];
+
+    /// <summary>Corners of the contract the stream reached (counted in the output, to show they are exercised).</summary>
+    public List<string> Corners { get; } = [];
 
     /// <summary>The frames as the model read them, for failure messages.</summary>
     public StringBuilder Story { get; } = new();
@@ -73,8 +98,10 @@ internal sealed class WireExpectation
 /// the WebSocket layer reads room for a mask (2 + 4 bytes + the extended length) before it parses
 /// a header, so a stream cut there is a lost connection; it checks UTF-8 as it hands out each
 /// chunk of a frame (<see cref="LayerUtf8"/>); and the gateway's reader takes each frame in one
-/// chunk up to the size limit (its buffer is one array when the limit is at most 4 KiB), then one
-/// byte more to see whether the message goes on.
+/// chunk up to the size limit (its buffer is one array when the limit is at most 4 KiB), then, at
+/// the limit, reads past empty non-final frames to one byte more to see whether the message goes on.
+/// The model stops at the end: when the gateway closes, it reads nothing until its close frame is
+/// out, so what follows cannot change how the connection ended.
 /// </summary>
 internal static class WireModel
 {
@@ -84,28 +111,20 @@ internal static class WireModel
     {
         var expectation = new WireExpectation();
         var reader = new Reader(expectation, maxMessageBytes);
-        var (end, rest) = reader.Read(input, 0, restOfFrame: 0);
+        var end = reader.Read(input);
         expectation.End = end;
         expectation.InMessage = reader.InMessage;
         expectation.PartialBinary = reader.Binary;
         expectation.Partial = [.. reader.Partial];
-        expectation.AtProbe = reader.AtProbe;
-        expectation.InheritedUnfinished = reader.InheritedUnfinished;
-        if (end == WireEnd.TooLarge)
+        expectation.PartialUnfinished = reader.InMessage && !reader.Binary && reader.Unfinished;
+        if (end is WireEnd.ProtocolError or WireEnd.InvalidUtf8 && !expectation.GatewayClosesInvalidUtf8 && reader.InMessage && reader.Partial.Count >= maxMessageBytes)
         {
-            // The gateway's close (final ack, 1009) goes out while its reader drops what follows, which
-            // the WebSocket layer still reads: a fault there, or the stream's end, may come first.
-            expectation.Story.Append(" || dropped:");
-            var (after, _) = reader.Read(input, rest.Position, rest.Remaining, dropping: true);
-            if (after is not WireEnd.ClientClose)
-            {
-                expectation.AfterTooLarge.Add(after);
-            }
+            expectation.Corners.Add($"the layer fails the connection in the read past the limit ({end})");
+        }
 
-            if (reader.CutInInvalidText)
-            {
-                expectation.AfterTooLarge.Add(WireEnd.Lost); // the layer reads a cut frame in pieces: the end may come first
-            }
+        if (expectation.EitherDeadLetterCode)
+        {
+            expectation.Corners.Add("an invalid close frame cuts text inside a character (either dead-letter code)");
         }
 
         return expectation;
@@ -172,8 +191,8 @@ internal static class WireModel
     /// it hands out, carrying an unfinished character from one chunk to the next, failing at the
     /// byte that cannot continue a character (an overlong form only once it is complete), and at
     /// the end of a message that ends mid-character. An empty frame is handed out before the check
-    /// (a flaw of System.Net.WebSockets: an empty final fragment skips the end-of-message check, and
-    /// the unfinished character carries over into the next text message).
+    /// (a flaw of System.Net.WebSockets: an empty final fragment skips the end-of-message check;
+    /// the gateway makes up for it, see <see cref="WireExpectation.GatewayClosesInvalidUtf8"/>).
     /// </summary>
     private sealed class LayerUtf8
     {
@@ -235,9 +254,7 @@ internal static class WireModel
     private sealed class Reader(WireExpectation expectation, int maxMessageBytes)
     {
         private readonly LayerUtf8 _utf8 = new();
-        private byte[] _mask = [0, 0, 0, 0]; // the oversize frame's, for the rest of it
-        private int _maskOffset;
-        private bool _fin;
+        private bool _emptyFramesAtLimit;
 
         public bool InMessage { get; private set; }
 
@@ -245,51 +262,19 @@ internal static class WireModel
 
         public List<byte> Partial { get; } = [];
 
-        public bool AtProbe { get; private set; }
+        /// <summary>Whether the layer's UTF-8 check stands in the middle of a character.</summary>
+        public bool Unfinished => _utf8.Unfinished;
 
-        public bool InheritedUnfinished { get; private set; }
-
-        /// <summary>Dropping: the stream was cut in a frame with text that is not UTF-8, which the layer may or may not have read whole.</summary>
-        public bool CutInInvalidText { get; private set; }
-
-        /// <summary>
-        /// Reads frames from <paramref name="position"/> (the first <paramref name="restOfFrame"/>
-        /// bytes there being the rest of the current data frame) to the end the stream comes to,
-        /// and where that left the stream. Dropping (after the gateway decided 1009): no message is
-        /// kept and no size limit applies, but the WebSocket layer still checks frames and text.
-        /// </summary>
-        public (WireEnd End, (int Position, long Remaining) After) Read(ReadOnlySpan<byte> input, int position, long restOfFrame, bool dropping = false)
+        /// <summary>Reads frames from the start of the stream to the end it comes to.</summary>
+        public WireEnd Read(ReadOnlySpan<byte> input)
         {
             var story = expectation.Story;
-            var restPosition = position;
-            long remaining = 0;
+            var position = 0;
 
-            (WireEnd, (int, long)) End(WireEnd end, string why)
+            WireEnd End(WireEnd end, string why)
             {
                 story.Append(" | end: ").Append(why).Append(" -> ").Append(end);
-                return (end, (restPosition, remaining));
-            }
-
-            if (dropping && InMessage)
-            {
-                // The rest of the oversize message's frame, read to be dropped; its text still checked.
-                var taken = (int)Math.Min(restOfFrame, input.Length - position);
-                if (!Binary && taken > 0 && !_utf8.Check(Unmask(input.Slice(position, taken), _mask, _maskOffset), endOfMessage: _fin && taken == restOfFrame))
-                {
-                    CutInInvalidText = taken < restOfFrame;
-                    return End(WireEnd.InvalidUtf8, "dropped text that is not UTF-8");
-                }
-
-                position += taken;
-                if (taken < restOfFrame)
-                {
-                    return End(WireEnd.Lost, "the stream ends in a data frame");
-                }
-
-                if (_fin)
-                {
-                    InMessage = false;
-                }
+                return end;
             }
 
             while (true)
@@ -344,6 +329,7 @@ internal static class WireModel
                 {
                     if (opcode == 8 && length == 1)
                     {
+                        expectation.SilentFault = true;
                         return End(WireEnd.ProtocolError, "a close frame with a 1-byte payload");
                     }
 
@@ -354,7 +340,7 @@ internal static class WireModel
 
                     var payload = Unmask(input.Slice(position, (int)length), mask, 0);
                     position += (int)length;
-                    if (opcode == 9 && !dropping)
+                    if (opcode == 9)
                     {
                         expectation.Pings.Add(payload);
                     }
@@ -369,12 +355,13 @@ internal static class WireModel
                         var status = BinaryPrimitives.ReadUInt16BigEndian(payload);
                         if (!IsValidCloseStatus(status))
                         {
+                            expectation.SilentFault = true;
                             return End(WireEnd.ProtocolError, $"close status {status} is not one a client may send");
                         }
 
                         if (!IsUtf8(payload.AsSpan(2)))
                         {
-                            return End(WireEnd.ProtocolError, "the close reason is not UTF-8");
+                            return End(WireEnd.ProtocolError, "the close reason is not UTF-8"); // the layer's exception holds the decoder's
                         }
                     }
 
@@ -386,29 +373,20 @@ internal static class WireModel
                     InMessage = true;
                     Binary = opcode == 2;
                     Partial.Clear();
-                    InheritedUnfinished = !Binary && _utf8.Unfinished;
+                    _emptyFramesAtLimit = false;
                 }
 
-                // The reader takes the frame in one chunk, up to the size limit (none when dropping).
+                // The reader takes the frame in one chunk, up to the size limit.
                 var before = Partial.Count;
-                var chunk = (int)Math.Min(length, (ulong)Math.Max(0, (dropping ? int.MaxValue : maxMessageBytes) - before));
+                var chunk = (int)Math.Min(length, (ulong)Math.Max(0, maxMessageBytes - before));
                 if (available < chunk)
                 {
-                    if (dropping && !Binary && available > 0 && !_utf8.Check(Unmask(input.Slice(position, available), mask, 0), endOfMessage: false))
-                    {
-                        CutInInvalidText = true;
-                        return End(WireEnd.InvalidUtf8, "dropped text that is not UTF-8, in a frame the stream cuts");
-                    }
-
                     return End(WireEnd.Lost, "the stream ends in a data frame");
                 }
 
                 var bytes = Unmask(input.Slice(position, chunk), mask, 0);
                 position += chunk;
-                if (!dropping)
-                {
-                    Partial.AddRange(bytes);
-                }
+                Partial.AddRange(bytes);
 
                 var endsMessage = fin && (ulong)chunk == length;
                 if (!Binary && chunk > 0 && !_utf8.Check(bytes, endsMessage))
@@ -427,15 +405,17 @@ internal static class WireModel
                     var probe = Unmask(input.Slice(position, 1), mask, chunk);
                     position++;
                     Partial.Add(probe[0]);
-                    AtProbe = true;
                     if (!Binary && !_utf8.Check(probe, endOfMessage: fin && (ulong)chunk + 1 == length))
                     {
                         return End(WireEnd.InvalidUtf8, "text that is not UTF-8 in the byte past the limit");
                     }
 
-                    AtProbe = false;
-                    (restPosition, remaining, _mask, _maskOffset, _fin) = (position, (long)length - chunk - 1, mask.ToArray(), chunk + 1, fin);
                     return End(WireEnd.TooLarge, $"a message over {maxMessageBytes} bytes");
+                }
+
+                if (length == 0 && before == maxMessageBytes)
+                {
+                    _emptyFramesAtLimit = true; // read past by the reader at the limit: the message may still be whole
                 }
 
                 if (!fin)
@@ -445,22 +425,24 @@ internal static class WireModel
 
                 if (!Binary && chunk == 0 && _utf8.Unfinished)
                 {
-                    // The layer hands out an empty final fragment before its UTF-8 check: text ending
-                    // mid-character gets through (RFC 6455 section 8.1 calls for 1007).
-                    expectation.LayerFlaws.Add("an empty final fragment skips the end-of-message UTF-8 check");
-                    story.Append(" (unfinished character let through)");
+                    // The layer hands out an empty final fragment before its UTF-8 check: the message
+                    // comes whole to the gateway, which finds it ends inside a character.
+                    expectation.GatewayClosesInvalidUtf8 = true;
+                    expectation.Corners.Add("text ends inside a character, its last frame empty (the gateway closes 1007)");
+                    return End(WireEnd.InvalidUtf8, $"text of {Partial.Count} bytes that ends inside a character, let through by the layer");
+                }
+
+                if (_emptyFramesAtLimit)
+                {
+                    expectation.Corners.Add("a message of exactly the limit, then empty frames (whole)");
                 }
 
                 InMessage = false;
-                if (!dropping)
-                {
-                    story.Append(" = message ").Append(expectation.Messages.Count + 1);
-                    expectation.Messages.Add(new WireMessage(Binary, [.. Partial]));
-                    Partial.Clear();
-                }
+                story.Append(" = message ").Append(expectation.Messages.Count + 1);
+                expectation.Messages.Add(new WireMessage(Binary, [.. Partial]));
+                Partial.Clear();
             }
         }
-
     }
 }
 
@@ -469,10 +451,13 @@ internal sealed record ServerWireFrame(int Opcode, byte[] Payload)
 {
     public int CloseStatus => Opcode == 8 && Payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(Payload) : 0;
 
+    /// <summary>A close frame's reason.</summary>
+    public string CloseReason => Opcode == 8 ? Encoding.UTF8.GetString(Payload.AsSpan(Math.Min(2, Payload.Length))) : "";
+
     public override string ToString() => Opcode switch
     {
         1 => Encoding.UTF8.GetString(Payload),
-        8 => $"close {CloseStatus} '{Encoding.UTF8.GetString(Payload.AsSpan(Math.Min(2, Payload.Length)))}'",
+        8 => $"close {CloseStatus} '{CloseReason}'",
         _ => $"{WireModel.OpcodeName(Opcode)} {Convert.ToHexString(Payload)}",
     };
 

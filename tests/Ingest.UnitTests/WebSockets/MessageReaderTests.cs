@@ -30,7 +30,7 @@ public sealed class MessageReaderTests : IAsyncLifetime
         var server = await accept;
         _server = WebSocket.CreateFromStream(server.GetStream(), new WebSocketCreationOptions { IsServer = true });
         _client = WebSocket.CreateFromStream(client.GetStream(), new WebSocketCreationOptions { IsServer = false });
-        _reader = new MessageReader(_server, new MessageBuffer(initialSize: 16, maxSize: Limit), _gate);
+        _reader = new MessageReader(_server, new MessageBuffer(initialSize: 16, maxSize: Limit), _gate, () => Task.CompletedTask);
     }
 
     public ValueTask DisposeAsync()
