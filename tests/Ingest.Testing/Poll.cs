@@ -8,7 +8,7 @@ internal static class Poll
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
-    public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? state = null)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
         var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
@@ -16,7 +16,7 @@ internal static class Poll
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Timed out after {(timeout ?? DefaultTimeout).TotalSeconds:0} s waiting for {what}");
+                throw new TimeoutException($"Timed out after {(timeout ?? DefaultTimeout).TotalSeconds:0} s waiting for {what}{(state is null ? "" : $" ({state()})")}");
             }
 
             await timer.WaitForNextTickAsync(TestContext.Current.CancellationToken);

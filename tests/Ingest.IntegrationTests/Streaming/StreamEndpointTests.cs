@@ -174,12 +174,13 @@ public sealed class StreamEndpointTests
     [Fact]
     public async Task StuckSubscriber_IsDroppedAfterTheStallTimeout_ItsSlotReleased_WhileOthersStream()
     {
-        // Queues of 4 MiB, so that the stuck client's writer has the whole 3 MB to write (with the
+        // Queues of 16 MiB, so that the stuck client's writer has all 10 MB to write (with the
         // default 256 KB, what it is offered can fit its socket buffers, and no write ever waits).
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
             ["Ingest:Stream:StallTimeoutMs"] = "1000",
-            ["Ingest:Stream:QueueBytes"] = "4194304",
+            ["Ingest:Stream:QueueBytes"] = "16777216",
+            ["Ingest:Stream:QueueCapacity"] = "20000",
         });
         var hub = gateway.GetService<StreamHub>();
         await using var reader = await SseClient.ConnectAsync(gateway.HttpUri);
@@ -187,11 +188,12 @@ public sealed class StreamEndpointTests
         using var stuck = await StuckSubscriber.ConnectAsync(gateway.HttpUri);
         await Poll.UntilAsync(() => hub.Count == 2, "the stuck subscriber");
 
-        // 3 MB of events: more than the stuck client's socket buffers take, so a write to it waits.
+        // 10 MB of events: more than the stuck client's socket buffers take (loopback's send buffer
+        // grows to a few MB), so a write to it waits.
         await using (var ws = await TestClient.ConnectAsync(gateway.WebSocketUri))
         {
             var padding = new string('p', 1000);
-            for (var n = 0; n < 3_000; n += 50)
+            for (var n = 0; n < 10_000; n += 50)
             {
                 await ws.SendAsync("[" + string.Join(',', Enumerable.Range(n, 50).Select(i => $"{{\"msg\":\"{i}\",\"clientId\":\"c\",\"timestamp\":{i},\"pad\":\"{padding}\"}}")) + "]");
             }
@@ -203,7 +205,7 @@ public sealed class StreamEndpointTests
         Assert.True(await stuck.WaitForEndAsync(TimeSpan.FromSeconds(30)), "the gateway kept the stuck client's connection open");
 
         // The reading subscriber is still served.
-        await reader.WaitUntilAsync(() => reader.TelemetryCount + reader.DroppedTotal == 3_000, "the 3,000 events");
+        await reader.WaitUntilAsync(() => reader.TelemetryCount + reader.DroppedTotal == 10_000, "the 10,000 events");
         await using var after = await TestClient.ConnectAsync(gateway.WebSocketUri);
         await after.SendAndWaitAckAsync("{\"msg\":\"after\",\"clientId\":\"c\",\"timestamp\":1}");
         await reader.WaitUntilAsync(() => reader.Telemetry.Any(e => e.Data.Contains("\"msg\":\"after\"", StringComparison.Ordinal)), "the event sent after the stuck subscriber was dropped");
