@@ -6,5 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT/src/Ingest.Gateway"
+# The connection limits follow the descriptor limit (docs/operations.md, "Limits"): use all we may.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # setup.sh built the gateway (Release) and proved that librdkafka loads.
 exec dotnet run -c Release --no-build --no-launch-profile -- "$@"

@@ -11,7 +11,8 @@ public sealed class WebSocketOptions
 
     /// <summary>
     /// Concurrent WebSocket connections; the next handshake gets 503. Defaults to the TCP connection
-    /// limit (<c>Ingest:Limits:MaxConnections</c>) less 64, kept for probes, <c>/stats</c> and <c>/stream</c>.
+    /// limit (<c>Ingest:Limits:MaxConnections</c>) less 544: 512 for every other HTTP connection
+    /// (handshakes in progress, probes, <c>/stats</c>, <c>/stream</c>) and 32 for sockets still closing.
     /// </summary>
     [Range(1, 10_000_000)]
     public int? MaxConnections { get; set; }
