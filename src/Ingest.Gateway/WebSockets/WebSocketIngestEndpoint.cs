@@ -61,6 +61,7 @@ internal sealed partial class WebSocketIngestEndpoint(
 
         var session = new IngestSession(sessions, context.Connection.Id, admission.ClientId);
         registry.Track(session);
+        var opened = false;
         try
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
@@ -69,6 +70,7 @@ internal sealed partial class WebSocketIngestEndpoint(
                 KeepAliveTimeout = _keepAliveTimeout,
             });
             metrics.ConnectionOpened();
+            opened = true;
             using var activity = IngestMetrics.ActivitySource.StartActivity("ingest.connection");
             activity?.SetTag("ingest.connection.id", context.Connection.Id);
             Log.ConnectionOpened(logger, context.Connection.Id, address?.ToString());
@@ -79,14 +81,18 @@ internal sealed partial class WebSocketIngestEndpoint(
             }
             finally
             {
-                metrics.ConnectionClosed();
                 Log.ConnectionClosed(logger, context.Connection.Id, socket.CloseStatus);
             }
         }
         finally
         {
+            // The slot first, then the count: whoever sees the count drop finds the slot free.
             registry.Untrack(session);
             registry.Remove(address);
+            if (opened)
+            {
+                metrics.ConnectionClosed();
+            }
         }
     }
 
