@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Ingest.Kafka;
 using Ingest.Kafka.Embedded;
@@ -8,12 +7,18 @@ using Ingest.LoadTest.Reports;
 namespace Ingest.LoadTest.Bench;
 
 /// <summary>
-/// The <c>bench</c> command: on one embedded broker (hosted by this process, 8 partitions), measures
-/// (a) the raw producer, (b) the gateway (a separate process) end to end at full speed and at half
-/// of that rate, (c) the gateway's resident memory per idle connection.
+/// The <c>bench</c> command. On one embedded broker (hosted by this process, 8 partitions) it
+/// measures, in rounds that alternate, (a) the raw producer writing key and value only, (b) the raw
+/// producer writing the gateway's record (its three headers), both in a process of their own
+/// (<see cref="RawProducerProcess"/>), and (c) the gateway (a process of its own) end to end; then
+/// the latency of the raw producer and of the gateway at one fixed moderate rate; then the first
+/// events of a freshly started gateway (cold start); then the gateway's resident memory per idle
+/// connection. CPU per event is always one process's own: the raw producer's, or the gateway's.
 /// </summary>
 internal static class BenchRunner
 {
+    private static readonly TimeSpan WatermarkTimeout = TimeSpan.FromSeconds(10);
+
     public static async Task<int> RunAsync(BenchOptions options, TextWriter log, CancellationToken cancellationToken)
     {
         var gatewayDll = options.GatewayDll ?? GatewayProcess.FindGatewayDll();
@@ -23,124 +28,226 @@ internal static class BenchRunner
             return 2;
         }
 
-        BenchResult result;
+        GatewayEnvironment environment;
+        try
+        {
+            environment = GatewayEnvironment.Load(options.GatewayEnv);
+        }
+        catch (IOException e)
+        {
+            await log.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 2;
+        }
+
+        await log.WriteLineAsync($"gateway environment: {environment.Summary()}").ConfigureAwait(false);
+        var result = new BenchResult
+        {
+            Connections = options.Connections,
+            Events = options.Events,
+            Batch = options.Batch,
+            Window = options.Window,
+            Partitions = options.Partitions,
+            Cores = Environment.ProcessorCount,
+            GatewayEnvironment = environment.Summary(),
+            GatewayEnvironmentApplied = [.. environment.Applied.Select(p => $"{p.Key}={p.Value}")],
+            GatewayEnvironmentSkipped = environment.Skipped,
+        };
+
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
         var suffix = Guid.NewGuid().ToString("N")[..8];
-        string rawTopic = $"bench-raw-{suffix}", gatewayTopic = $"bench-gw-{suffix}", memoryTopic = $"bench-mem-{suffix}";
-        foreach (var topic in new[] { rawTopic + "-warm", gatewayTopic, gatewayTopic + ".dlq", memoryTopic, memoryTopic + ".dlq" })
+        var topics = new BenchTopics(suffix);
+        foreach (var topic in topics.All)
         {
             cluster.CreateTopic(topic, options.Partitions);
         }
 
-        // (a) and (b) alternate for --rounds rounds on warm processes (this machine is noisy: the
-        // report takes the round with the median ratio, and lists every round).
-        var settings = GatewaySettings(cluster.BootstrapServers, gatewayTopic);
-        await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, settings, cancellationToken).ConfigureAwait(false))
+        var bootstrap = cluster.BootstrapServers;
+        var runId = $"b{suffix}";
+        var clientOptions = new LoadClientOptions { Window = options.Window };
+        var perClient = options.Events / options.Connections;
+        await using (var rawProducer = RawProducerProcess.Start(bootstrap, options.Connections))
+        await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, GatewaySettings(bootstrap, topics.Gateway), environment, cancellationToken).ConfigureAwait(false))
         {
-            var runId = $"b{suffix}";
-            var clientOptions = new LoadClientOptions { Window = options.Window };
-            var perClient = options.Events / options.Connections;
-            await log.WriteLineAsync($"warm-up: raw producer ({options.Events / 4:N0} events), gateway pid {gateway.ProcessId} at {gateway.WebSocketUri} (the same load as a round, so that the JIT has finished tiering up)...").ConfigureAwait(false);
-            RawProducerBench.Run(cluster.BootstrapServers, rawTopic + "-warm", options.Connections, Math.Max(1, options.Events / 4));
+            // Warm-ups: the raw producer a quarter of the events in each shape (to a topic of its
+            // own); the gateway the same load as a round (a shorter one left the JIT still tiering
+            // up during the measured run).
+            var warmEvents = Math.Max(1, options.Events / 4);
+            await log.WriteLineAsync($"warm-up: raw producer pid {rawProducer.ProcessId} ({warmEvents:N0} events in each shape), gateway pid {gateway.ProcessId} at {gateway.WebSocketUri} ({options.Connections} x {perClient:N0} events)...").ConfigureAwait(false);
+            foreach (var shape in RecordShape.Names)
+            {
+                await rawProducer.RunAsync(topics.RawWarm, warmEvents, shape, cancellationToken).ConfigureAwait(false);
+            }
+
             await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, new LoadStats(),
                 LoadDriver.AsFastAsAcked(runId + "w", perClient, options.Batch), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
 
-            var rounds = new List<BenchResult>();
+            // (a), (b) and (c) alternate for --rounds rounds on warm processes (this machine is
+            // noisy: the report takes the round with the median CPU ratio and lists every round).
+            var rounds = new List<BenchRound>();
             for (var round = 1; round <= options.Rounds; round++)
             {
-                var r = new BenchResult { Connections = options.Connections, Events = options.Events, Batch = options.Batch, Window = options.Window, Partitions = options.Partitions };
-                await log.WriteLineAsync($"round {round}/{options.Rounds}: (a) raw producer, {options.Events:N0} events to {options.Partitions} partitions...").ConfigureAwait(false);
-                var roundRawTopic = $"{rawTopic}-{round}";
-                cluster.CreateTopic(roundRawTopic, options.Partitions);
-                var rawCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-                var raw = RawProducerBench.Run(cluster.BootstrapServers, roundRawTopic, options.Connections, options.Events);
-                r.RawCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - rawCpu0).TotalSeconds;
-                r.RawEventsPerSecond = raw.EventsPerSecond;
-                r.RawDelivered = raw.Delivered;
-                r.RawLanded = TopicWatermarks.CountRecords(cluster.BootstrapServers, roundRawTopic, TimeSpan.FromSeconds(10));
-
-                await log.WriteLineAsync($"round {round}/{options.Rounds}: (b) gateway, {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
-                // High watermarks: the embedded broker's retention (5 MiB per partition) drops old
-                // records of the gateway's topic over the rounds, but never lowers what was appended.
-                var landed0 = TopicWatermarks.CountAppended(cluster.BootstrapServers, gatewayTopic, TimeSpan.FromSeconds(10));
-                var fullStats = new LoadStats();
-                var before = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-                var gatewayCpu0 = gateway.CpuTime;
-                var harnessCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-                var elapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, fullStats,
-                    LoadDriver.AsFastAsAcked($"{runId}r{round}", perClient, options.Batch), TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
-                r.GatewayCpuSeconds = (gateway.CpuTime - gatewayCpu0).TotalSeconds;
-                r.HarnessCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - harnessCpu0).TotalSeconds;
-                var after = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-                r.GatewayAllocatedBytes = after.AllocatedBytes - before.AllocatedBytes;
-                r.GatewayAckFrames = after.AcksSent - before.AcksSent;
-                r.GatewayGen0Collections = after.Gen0Collections - before.Gen0Collections;
-                r.GatewayMessages = fullStats.MessagesSent;
-                r.GatewaySeconds = elapsed.TotalSeconds;
-                r.GatewaySent = fullStats.EventsSent;
-                r.GatewayAcked = fullStats.EventsAcked;
-                r.GatewayErrored = fullStats.EventsErrored;
-                r.GatewayEventsPerSecond = fullStats.EventsAcked / elapsed.TotalSeconds;
-                r.FullSpeedAckLatency = fullStats.AckLatency.Summarize();
-                r.GatewayLanded = TopicWatermarks.CountAppended(cluster.BootstrapServers, gatewayTopic, TimeSpan.FromSeconds(10)) - landed0;
-                await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"round {round}/{options.Rounds}: raw {r.RawEventsPerSecond:N0}/s, gateway {r.GatewayEventsPerSecond:N0}/s, ratio {r.Ratio:P0}")).ConfigureAwait(false);
+                var of = $"round {round}/{options.Rounds}";
+                await log.WriteLineAsync($"{of}: (a) raw producer, no headers, {options.Events:N0} events...").ConfigureAwait(false);
+                var raw = await MeasureRawAsync(rawProducer, bootstrap, topics.RawNone, options.Events, RecordShape.None, cancellationToken).ConfigureAwait(false);
+                await log.WriteLineAsync($"{of}: (b) raw producer, the gateway's record shape, {options.Events:N0} events...").ConfigureAwait(false);
+                var shaped = await MeasureRawAsync(rawProducer, bootstrap, topics.RawGateway, options.Events, RecordShape.Gateway, cancellationToken).ConfigureAwait(false);
+                await log.WriteLineAsync($"{of}: (c) gateway, {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
+                var full = await MeasureGatewayAsync(gateway, bootstrap, topics.Gateway, options.Connections, clientOptions,
+                    LoadDriver.AsFastAsAcked($"{runId}r{round}", perClient, options.Batch), readStats: true, cancellationToken).ConfigureAwait(false);
+                var r = new BenchRound(round, raw, shaped, full);
                 rounds.Add(r);
+                await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{of}: events/s {raw.EventsPerSecond:N0} / {shaped.EventsPerSecond:N0} / {full.EventsPerSecond:N0}, CPU us/event {raw.CpuMicrosecondsPerEvent:0.0} / {shaped.CpuMicrosecondsPerEvent:0.0} / {full.CpuMicrosecondsPerEvent:0.0}, gateway/raw CPU {r.CpuRatioVsRaw:0.00}x{(r.Passed ? "" : "  COUNTS DIFFER")}")).ConfigureAwait(false);
             }
 
-            result = rounds.OrderBy(r => r.Ratio).ElementAt(rounds.Count / 2);
-            result.Rounds = [.. rounds.Select(r => new BenchRound(r.RawEventsPerSecond, r.GatewayEventsPerSecond, r.Ratio))];
-            result.Passed = rounds.All(r => r.GatewayLanded == r.GatewayAcked && r.GatewayAcked == r.GatewaySent && r.RawLanded == options.Events);
+            result.Rounds = rounds;
+            result.MedianRound = BenchResult.MedianRoundOf(rounds);
 
-            // Half of the measured maximum, paced.
-            var rate = result.GatewayEventsPerSecond / 2;
-            var pacedPerClient = (int)Math.Max(1, rate * options.PacedSeconds / options.Connections);
-            var interval = TimeSpan.FromSeconds(options.PacedSeconds * (double)options.Batch / pacedPerClient);
-            await log.WriteLineAsync($"(b) paced at {rate:N0} events/s ({options.Connections} connections, one message every {interval.TotalMilliseconds:0.###} ms each) for {options.PacedSeconds} s...").ConfigureAwait(false);
-            var pause0 = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs;
-            var pacedStats = new LoadStats();
-            var lag = new LatencyHistogram();
-            var pacedElapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, pacedStats,
-                LoadDriver.Paced(runId + "p", pacedPerClient, options.Batch, interval, lag), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
-            result.PacedTargetEventsPerSecond = rate;
-            result.PacedEventsPerSecond = pacedStats.EventsAcked / pacedElapsed.TotalSeconds;
-            result.PacedAckLatency = pacedStats.AckLatency.Summarize();
-            result.PacedScheduleLag = lag.Summarize();
-            result.PacedGcPauseMs = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs - pause0;
-            result.PacedSeconds = pacedElapsed.TotalSeconds;
+            // Latency at one fixed moderate rate: the raw producer's delivery latency in its process,
+            // then the gateway's send-to-ack, both from each event's scheduled time.
+            await log.WriteLineAsync($"latency: raw producer paced at {options.LatencyRate:N0} events/s for {options.PacedSeconds} s...").ConfigureAwait(false);
+            var landed0 = TopicWatermarks.CountAppended(bootstrap, topics.RawPaced, WatermarkTimeout);
+            var rawPaced = await rawProducer.PacedAsync(topics.RawPaced, options.LatencyRate, options.PacedSeconds, RecordShape.None, cancellationToken).ConfigureAwait(false);
+            result.RawPaced = rawPaced;
+            result.RawPacedLanded = TopicWatermarks.CountAppended(bootstrap, topics.RawPaced, WatermarkTimeout) - landed0;
+            result.GatewayPaced = await MeasurePacedAsync(gateway, bootstrap, topics.Gateway, options, options.LatencyRate, runId + "p", log, cancellationToken).ConfigureAwait(false);
+            if (options.PacedHalfMax)
+            {
+                var half = (int)Math.Max(1, result.Median!.Gateway.EventsPerSecond / 2);
+                result.GatewayPacedHalfMax = await MeasurePacedAsync(gateway, bootstrap, topics.Gateway, options, half, runId + "h", log, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        // (c) Memory per idle connection, on a fresh gateway process.
-        await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, GatewaySettings(cluster.BootstrapServers, memoryTopic), cancellationToken).ConfigureAwait(false))
+        // Cold start: a fresh gateway process, loaded the moment /readyz answers 200, with the
+        // harness (clients and broker) already warm from the rounds.
+        await log.WriteLineAsync($"cold start: a fresh gateway, then at once {options.Connections} connections x {options.ColdEvents / options.Connections:N0} events...").ConfigureAwait(false);
+        await using (var cold = await GatewayProcess.StartAsync(gatewayDll, GatewaySettings(bootstrap, topics.Cold), environment, cancellationToken).ConfigureAwait(false))
         {
-            await log.WriteLineAsync($"(c) gateway pid {gateway.ProcessId}: warm-up, then {options.IdleConnections:N0} idle connections...").ConfigureAwait(false);
-            await LoadDriver.RunAsync(gateway.WebSocketUri, 64, new LoadClientOptions(), new LoadStats(),
-                LoadDriver.AsFastAsAcked("m" + suffix, 100, 1), TimeSpan.FromMinutes(1), cancellationToken).ConfigureAwait(false);
-            await WaitForActiveConnectionsAsync(gateway, 0, cancellationToken).ConfigureAwait(false);
-            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // let the warm-up's garbage settle before the baseline
-            var before = gateway.ResidentBytes;
-            var idleStats = new LoadStats();
-            var idle = await LoadDriver.ConnectAsync(gateway.WebSocketUri, options.IdleConnections, new LoadClientOptions(), idleStats, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await WaitForActiveConnectionsAsync(gateway, options.IdleConnections, cancellationToken).ConfigureAwait(false);
-                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
-                var after = gateway.ResidentBytes;
-                result.IdleConnections = options.IdleConnections;
-                result.RssBeforeBytes = before;
-                result.RssAfterBytes = after;
-                result.BytesPerIdleConnection = (double)(after - before) / options.IdleConnections;
-            }
-            finally
-            {
-                await LoadDriver.DisposeAllAsync(idle).ConfigureAwait(false);
-            }
+            var cpuAtReady = cold.CpuTime;
+            var load = await MeasureGatewayAsync(cold, bootstrap, topics.Cold, options.Connections, clientOptions,
+                LoadDriver.AsFastAsAcked(runId + "c", options.ColdEvents / options.Connections, options.Batch), readStats: false, cancellationToken).ConfigureAwait(false);
+            result.Cold = new ColdStart(load, cold.StartupTime.TotalSeconds, cpuAtReady.TotalSeconds);
+            await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"cold start: ready after {cold.StartupTime.TotalSeconds:0.00} s, {load.EventsPerSecond:N0} events/s, CPU us/event {result.Cold.CpuMicrosecondsPerEventFromStart:0.0} from process start, {load.CpuMicrosecondsPerEvent:0.0} from the load")).ConfigureAwait(false);
         }
 
-        var report = BenchReport.Render(result);
-        report.WriteToConsole();
+        // Memory per idle connection, on a fresh gateway process.
+        await MeasureIdleMemoryAsync(gatewayDll, GatewaySettings(bootstrap, topics.Memory), environment, options, result, $"m{suffix}", log, cancellationToken).ConfigureAwait(false);
+
+        result.Failures = result.CheckCounts();
+        BenchReport.WriteToConsole(result);
         var files = await BenchReport.WriteFilesAsync(result, options.ResultsDirectory, cancellationToken).ConfigureAwait(false);
         await log.WriteLineAsync($"Results: {files}").ConfigureAwait(false);
+        foreach (var failure in result.Failures)
+        {
+            await log.WriteLineAsync($"FAILED: {failure}").ConfigureAwait(false);
+        }
+
         return result.Passed ? 0 : 1;
+    }
+
+    /// <summary>One run of the raw producer process; the harness's CPU meanwhile is the broker's.</summary>
+    private static async Task<RawMeasure> MeasureRawAsync(RawProducerProcess producer, string bootstrap, string topic, int events, string shape, CancellationToken cancellationToken)
+    {
+        var landed0 = TopicWatermarks.CountAppended(bootstrap, topic, WatermarkTimeout);
+        var brokerCpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
+        var run = await producer.RunAsync(topic, events, shape, cancellationToken).ConfigureAwait(false);
+        var brokerCpu = ProcessProbe.CpuTime(Environment.ProcessId) - brokerCpu0;
+        var landed = TopicWatermarks.CountAppended(bootstrap, topic, WatermarkTimeout) - landed0;
+        return new RawMeasure(shape, run.Produced, run.Delivered, run.Failed, landed, run.Seconds, run.CpuSeconds, brokerCpu.TotalSeconds);
+    }
+
+    /// <summary>
+    /// One load against the gateway. Landed is the difference of the topic's high watermarks, which
+    /// the embedded broker's retention (5 MiB per partition) never lowers. <c>/stats</c> (allocations,
+    /// acks, GCs) is read before and after when <paramref name="readStats"/>, outside the CPU window.
+    /// </summary>
+    private static async Task<GatewayMeasure> MeasureGatewayAsync(
+        GatewayProcess gateway,
+        string bootstrap,
+        string topic,
+        int connections,
+        LoadClientOptions clientOptions,
+        Func<int, LoadClient, CancellationToken, Task> body,
+        bool readStats,
+        CancellationToken cancellationToken)
+    {
+        var landed0 = TopicWatermarks.CountAppended(bootstrap, topic, WatermarkTimeout);
+        var stats = new LoadStats();
+        var before = readStats ? await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false) : null;
+        var gatewayCpu0 = gateway.CpuTime;
+        var harnessCpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
+        var elapsed = await LoadDriver.RunAsync(gateway.WebSocketUri, connections, clientOptions, stats, body, TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+        var gatewayCpu = gateway.CpuTime;
+        var harnessCpu = ProcessProbe.CpuTime(Environment.ProcessId) - harnessCpu0;
+        var after = readStats ? await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false) : null;
+        var landed = TopicWatermarks.CountAppended(bootstrap, topic, WatermarkTimeout) - landed0;
+        return new GatewayMeasure(
+            stats.EventsSent,
+            stats.EventsAcked,
+            stats.EventsErrored,
+            landed,
+            stats.MessagesSent,
+            elapsed.TotalSeconds,
+            (gatewayCpu - gatewayCpu0).TotalSeconds,
+            gatewayCpu.TotalSeconds,
+            harnessCpu.TotalSeconds,
+            before is null || after is null ? null : after.AllocatedBytes - before.AllocatedBytes,
+            before is null || after is null ? null : after.AcksSent - before.AcksSent,
+            before is null || after is null ? null : after.Gen0Collections - before.Gen0Collections,
+            stats.AckLatency.Summarize());
+    }
+
+    /// <summary>
+    /// The gateway at <paramref name="rate"/> events/s in total for --paced-seconds: every connection
+    /// sends one message every connections x batch / rate seconds on a fixed schedule, its latency
+    /// counted from the scheduled time.
+    /// </summary>
+    private static async Task<GatewayPaced> MeasurePacedAsync(
+        GatewayProcess gateway, string bootstrap, string topic, BenchOptions options, int rate, string runId, TextWriter log, CancellationToken cancellationToken)
+    {
+        var perClient = (int)Math.Max(options.Batch, (long)rate * options.PacedSeconds / options.Connections);
+        var interval = TimeSpan.FromSeconds((double)options.Connections * options.Batch / rate);
+        await log.WriteLineAsync($"latency: gateway paced at {rate:N0} events/s ({options.Connections} connections, one message every {interval.TotalMilliseconds:0.###} ms each) for {options.PacedSeconds} s...").ConfigureAwait(false);
+        var pause0 = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs;
+        var lag = new LatencyHistogram();
+        var measure = await MeasureGatewayAsync(gateway, bootstrap, topic, options.Connections, new LoadClientOptions { Window = options.Window },
+            BenchLoads.PacedFromSchedule(runId, perClient, options.Batch, interval, lag), readStats: false, cancellationToken).ConfigureAwait(false);
+        var pauses = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs - pause0;
+        return new GatewayPaced(rate, measure, lag.Summarize(), pauses);
+    }
+
+    /// <summary>
+    /// RSS per idle connection: a fresh gateway, warmed up by 64 clients x 100 events, RSS read 2 s
+    /// after they closed; then --idle-connections idle connections, RSS again once <c>/stats</c>
+    /// counts them all plus 2 s.
+    /// </summary>
+    private static async Task MeasureIdleMemoryAsync(
+        string gatewayDll, Dictionary<string, string> settings, GatewayEnvironment environment, BenchOptions options, BenchResult result, string runId, TextWriter log, CancellationToken cancellationToken)
+    {
+        await using var gateway = await GatewayProcess.StartAsync(gatewayDll, settings, environment, cancellationToken).ConfigureAwait(false);
+        await log.WriteLineAsync($"memory: gateway pid {gateway.ProcessId}: warm-up, then {options.IdleConnections:N0} idle connections...").ConfigureAwait(false);
+        await LoadDriver.RunAsync(gateway.WebSocketUri, 64, new LoadClientOptions(), new LoadStats(),
+            LoadDriver.AsFastAsAcked(runId, 100, 1), TimeSpan.FromMinutes(1), cancellationToken).ConfigureAwait(false);
+        await WaitForActiveConnectionsAsync(gateway, 0, cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // let the warm-up's garbage settle before the baseline
+        var before = gateway.ResidentBytes;
+        var idleStats = new LoadStats();
+        var idle = await LoadDriver.ConnectAsync(gateway.WebSocketUri, options.IdleConnections, new LoadClientOptions(), idleStats, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WaitForActiveConnectionsAsync(gateway, options.IdleConnections, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            var after = gateway.ResidentBytes;
+            result.IdleConnections = options.IdleConnections;
+            result.RssBeforeBytes = before;
+            result.RssAfterBytes = after;
+            result.BytesPerIdleConnection = (double)(after - before) / options.IdleConnections;
+        }
+        finally
+        {
+            await LoadDriver.DisposeAllAsync(idle).ConfigureAwait(false);
+        }
     }
 
     private static Dictionary<string, string> GatewaySettings(string bootstrapServers, string topic) => new()
@@ -160,52 +267,25 @@ internal static class BenchRunner
             await Task.Delay(100, timeout.Token).ConfigureAwait(false);
         }
     }
-}
 
-/// <summary>Everything <c>bench</c> measured.</summary>
-internal sealed class BenchResult
-{
-    public int Connections { get; set; }
-    public int Events { get; set; }
-    public int Batch { get; set; }
-    public int Window { get; set; }
-    public int Partitions { get; set; }
-    public double RawEventsPerSecond { get; set; }
-    public long RawDelivered { get; set; }
-    public long RawLanded { get; set; }
-    public double GatewayEventsPerSecond { get; set; }
-    public double GatewaySeconds { get; set; }
-    public long GatewaySent { get; set; }
-    public long GatewayAcked { get; set; }
-    public long GatewayErrored { get; set; }
-    public long GatewayLanded { get; set; }
-    public double GatewayCpuSeconds { get; set; }
-    public double HarnessCpuSeconds { get; set; }
-    public double RawCpuSeconds { get; set; }
-    public long GatewayAllocatedBytes { get; set; }
-    public long GatewayAckFrames { get; set; }
-    public long GatewayGen0Collections { get; set; }
-    public long GatewayMessages { get; set; }
-    public double RawCpuMicrosecondsPerEvent => RawDelivered == 0 ? 0 : RawCpuSeconds * 1e6 / RawDelivered;
-    public double GatewayCpuMicrosecondsPerEvent => GatewayAcked == 0 ? 0 : GatewayCpuSeconds * 1e6 / GatewayAcked;
-    public double HarnessCpuMicrosecondsPerEvent => GatewayAcked == 0 ? 0 : HarnessCpuSeconds * 1e6 / GatewayAcked;
-    public double GatewayAllocatedBytesPerEvent => GatewayAcked == 0 ? 0 : (double)GatewayAllocatedBytes / GatewayAcked;
-    public double MessagesPerAckFrame => GatewayAckFrames == 0 ? 0 : (double)GatewayMessages / GatewayAckFrames;
-    public double Ratio => RawEventsPerSecond == 0 ? 0 : GatewayEventsPerSecond / RawEventsPerSecond;
-    public LatencySummary? FullSpeedAckLatency { get; set; }
-    public double PacedTargetEventsPerSecond { get; set; }
-    public double PacedEventsPerSecond { get; set; }
-    public LatencySummary? PacedAckLatency { get; set; }
-    public LatencySummary? PacedScheduleLag { get; set; }
-    public long PacedGcPauseMs { get; set; }
-    public double PacedSeconds { get; set; }
-    public IReadOnlyList<BenchRound> Rounds { get; set; } = [];
-    public bool Passed { get; set; }
-    public int IdleConnections { get; set; }
-    public long RssBeforeBytes { get; set; }
-    public long RssAfterBytes { get; set; }
-    public double BytesPerIdleConnection { get; set; }
-}
+    /// <summary>The bench's topics on the embedded broker; one per measured kind, counted by high watermarks.</summary>
+    private sealed record BenchTopics(string Suffix)
+    {
+        public string RawWarm => $"bench-raw-warm-{Suffix}";
 
-/// <summary>One round of (a) and (b).</summary>
-internal sealed record BenchRound(double RawEventsPerSecond, double GatewayEventsPerSecond, double Ratio);
+        public string RawNone => $"bench-raw-none-{Suffix}";
+
+        public string RawGateway => $"bench-raw-gateway-{Suffix}";
+
+        public string RawPaced => $"bench-raw-paced-{Suffix}";
+
+        public string Gateway => $"bench-gw-{Suffix}";
+
+        public string Cold => $"bench-cold-{Suffix}";
+
+        public string Memory => $"bench-mem-{Suffix}";
+
+        public IEnumerable<string> All =>
+            [RawWarm, RawNone, RawGateway, RawPaced, Gateway, Gateway + ".dlq", Cold, Cold + ".dlq", Memory, Memory + ".dlq"];
+    }
+}

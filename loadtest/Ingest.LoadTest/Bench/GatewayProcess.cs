@@ -8,16 +8,21 @@ namespace Ingest.LoadTest.Bench;
 /// <summary>
 /// The gateway as a separate process (<c>dotnet Ingest.Gateway.dll</c>), so that its CPU time and
 /// resident memory are its own and not mixed with the harness's clients and the embedded broker.
+/// It is started with the variables of <c>deploy/gateway.env</c> (<see cref="GatewayEnvironment"/>),
+/// as every other way of starting the gateway is.
 /// </summary>
 internal sealed class GatewayProcess : IAsyncDisposable
 {
+    private static int _defaultEnvironmentShown;
+
     private readonly Process _process;
     private readonly HttpClient _http;
 
-    private GatewayProcess(Process process, Uri httpUri)
+    private GatewayProcess(Process process, Uri httpUri, long startedTimestamp)
     {
         _process = process;
         HttpUri = httpUri;
+        StartedTimestamp = startedTimestamp;
         WebSocketUri = new UriBuilder(httpUri) { Scheme = "ws", Path = "/ws" }.Uri;
         _http = new HttpClient { BaseAddress = httpUri, Timeout = TimeSpan.FromSeconds(10) };
     }
@@ -28,8 +33,31 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    /// <summary>Starts the gateway on a free loopback port and waits until <c>/readyz</c> answers 200.</summary>
-    public static async Task<GatewayProcess> StartAsync(string gatewayDll, IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> just before the process was started.</summary>
+    public long StartedTimestamp { get; }
+
+    /// <summary>From starting the process to the first 200 from <c>/readyz</c>.</summary>
+    public TimeSpan StartupTime { get; private set; }
+
+    /// <summary>Starts the gateway with the repository's <c>deploy/gateway.env</c> (<see cref="GatewayEnvironment.Default"/>), printing once what it applied.</summary>
+    public static Task<GatewayProcess> StartAsync(string gatewayDll, IReadOnlyDictionary<string, string> settings, CancellationToken cancellationToken)
+    {
+        var environment = GatewayEnvironment.Default;
+        if (Interlocked.Exchange(ref _defaultEnvironmentShown, 1) == 0)
+        {
+            Console.Error.WriteLine($"gateway environment: {environment.Summary()}");
+        }
+
+        return StartAsync(gatewayDll, settings, environment, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the gateway on a free loopback port with <paramref name="environment"/>'s variables
+    /// added to this process's environment, and waits until <c>/readyz</c> answers 200. A gateway
+    /// that does not get there is killed.
+    /// </summary>
+    public static async Task<GatewayProcess> StartAsync(
+        string gatewayDll, IReadOnlyDictionary<string, string> settings, GatewayEnvironment environment, CancellationToken cancellationToken)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -47,6 +75,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
             start.ArgumentList.Add($"--{key}={value}");
         }
 
+        environment.ApplyTo(start);
+        var started = Stopwatch.GetTimestamp();
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the gateway process.");
         // Drain its output so that a full pipe never blocks it; keep only warnings and errors visible.
         process.OutputDataReceived += (_, e) => Forward(e.Data);
@@ -54,22 +84,42 @@ internal sealed class GatewayProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var gateway = new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        var gateway = new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"), started);
+        try
+        {
+            await gateway.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+            gateway.StartupTime = Stopwatch.GetElapsedTime(started);
+            return gateway;
+        }
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await gateway.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
         while (true)
         {
-            if (process.HasExited)
+            if (_process.HasExited)
             {
-                throw new InvalidOperationException($"The gateway exited with code {process.ExitCode} during start-up.");
+                throw new InvalidOperationException($"The gateway exited with code {_process.ExitCode} during start-up.");
             }
 
             try
             {
-                using var response = await gateway._http.GetAsync("/readyz", timeout.Token).ConfigureAwait(false);
+                using var response = await _http.GetAsync(new Uri("/readyz", UriKind.Relative), timeout.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    return gateway;
+                    return;
                 }
             }
             catch (HttpRequestException)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using Confluent.Kafka;
-using Ingest.Contracts;
 using Ingest.Kafka;
 using Ingest.LoadTest.Engine;
 
@@ -9,34 +9,72 @@ namespace Ingest.LoadTest.Bench;
 
 /// <summary>
 /// The ceiling: one Confluent.Kafka producer with the gateway's settings (idempotent, acks=all,
-/// lz4, linger 5 ms, 1 MiB batches, 64 MiB queue) producing the same events with the same keys and
-/// the gateway's three headers, counting deliveries in the delivery handler.
+/// lz4, linger 5 ms, 1 MiB batches, 64 MiB queue) producing the gateway's events with the same keys,
+/// counting deliveries in the delivery handler. It runs in its own process (the hidden
+/// <c>raw-producer</c> command, started by <see cref="RawProducerProcess"/>), so that the CPU time it
+/// reports is the producer's alone: not the embedded broker's nor the WebSocket clients', which live
+/// in the harness process. One producer serves every command of the process, warm like the gateway's.
 /// </summary>
-internal static class RawProducerBench
+internal sealed class RawProducerBench : IDisposable
 {
-    public static RawProducerResult Run(string bootstrapServers, string topic, int clients, int events)
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly IProducer<byte[], byte[]> _producer;
+    private readonly byte[][] _keys;
+    private readonly int _clients;
+
+    public RawProducerBench(string bootstrapServers, int clients)
     {
         var config = KafkaClientDefaults.IdempotentProducer(bootstrapServers);
         config.BatchSize = 1_048_576;
         config.QueueBufferingMaxKbytes = 65_536;
         config.DeliveryReportFields = "status";
-        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
-
-        var runId = $"raw{Guid.NewGuid():N}"[..11];
-        var values = new byte[events][];
-        var keys = new byte[clients][];
+        // stdout carries the results; librdkafka's own lines go to stderr.
+        _producer = new ProducerBuilder<byte[], byte[]>(config)
+            .SetLogHandler((_, m) => Console.Error.WriteLine($"librdkafka {m.Level}: {m.Facility} {m.Message}"))
+            .SetErrorHandler((_, e) => Console.Error.WriteLine($"librdkafka error: {e}"))
+            .Build();
+        _clients = clients;
+        _keys = new byte[clients][];
         for (var c = 0; c < clients; c++)
         {
-            keys[c] = Encoding.UTF8.GetBytes(TestEvents.ClientId(c));
+            _keys[c] = Encoding.UTF8.GetBytes(TestEvents.ClientId(c));
         }
+    }
 
-        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        for (var i = 0; i < events; i++)
+    /// <summary>
+    /// The <c>raw-producer</c> command: one JSON command per line on <paramref name="input"/>, one JSON
+    /// result per line on <paramref name="output"/>, until the input ends.
+    /// </summary>
+    public static async Task<int> ServeAsync(string bootstrapServers, int clients, TextReader input, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var bench = new RawProducerBench(bootstrapServers, clients);
+        while (await input.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
-            values[i] = TestEvents.Message(runId, i % clients, i / clients, 1, timestamp, asArray: false);
+            var command = JsonSerializer.Deserialize<RawProducerCommand>(line, Json)
+                ?? throw new InvalidOperationException($"Not a command: {line}");
+            var result = command.Kind switch
+            {
+                RawProducerCommand.Run => JsonSerializer.Serialize(bench.Run(command.Topic, command.Events, command.Shape), Json),
+                RawProducerCommand.Paced => JsonSerializer.Serialize(bench.Paced(command.Topic, command.Rate, command.Seconds, command.Shape), Json),
+                _ => throw new InvalidOperationException($"Unknown command '{command.Kind}'."),
+            };
+            await output.WriteLineAsync(result).ConfigureAwait(false);
+            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var gatewayHeader = Encoding.UTF8.GetBytes($"bench-{Environment.ProcessId}");
+        return 0;
+    }
+
+    /// <summary>
+    /// Produces <paramref name="events"/> events as fast as librdkafka takes them and waits for every
+    /// delivery report. Elapsed and CPU time (this process's, from <c>/proc/self/stat</c>) cover the
+    /// producing and the flush; the events are built before.
+    /// </summary>
+    public RawRunResult Run(string topic, int events, string shapeName)
+    {
+        var shape = RecordShape.Create(shapeName, _clients);
+        var values = Values(events);
         long delivered = 0, failed = 0;
         void OnDelivery(DeliveryReport<byte[], byte[]> report)
         {
@@ -50,37 +88,144 @@ internal static class RawProducerBench
             }
         }
 
+        Action<DeliveryReport<byte[], byte[]>> handler = OnDelivery;
+        // One Message reused, as the gateway does: Produce copies key, value and headers.
+        var message = new Message<byte[], byte[]>();
+        var cpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < events; i++)
         {
-            var headers = new Headers
+            var client = i % _clients;
+            message.Key = _keys[client];
+            message.Value = values[i];
+            message.Headers = shape.HeadersFor(client);
+            Produce(topic, message, handler);
+        }
+
+        _producer.Flush(TimeSpan.FromMinutes(2));
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var cpu = ProcessProbe.CpuTime(Environment.ProcessId) - cpu0;
+        return new RawRunResult(shape.Name, events, Interlocked.Read(ref delivered), Interlocked.Read(ref failed), elapsed.TotalSeconds, cpu.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Produces <paramref name="rate"/> events a second for <paramref name="seconds"/> on a fixed
+    /// schedule: event i is due at start + i / rate, and its latency runs from that due time to its
+    /// delivery report, so that a producer falling behind shows in the latency instead of being
+    /// hidden by a later send (coordinated omission). This thread sleeps to the next due time (about
+    /// 1 ms on Linux), then produces every event due; how late each one went out is the schedule lag.
+    /// </summary>
+    public RawPacedResult Paced(string topic, int rate, int seconds, string shapeName)
+    {
+        var shape = RecordShape.Create(shapeName, _clients);
+        var events = (int)Math.Min(int.MaxValue, (long)rate * seconds);
+        var values = Values(events);
+        var latency = new LatencyHistogram();
+        var lag = new LatencyHistogram();
+        long delivered = 0, failed = 0;
+        var message = new Message<byte[], byte[]>();
+        var ticksPerEvent = (double)Stopwatch.Frequency / rate;
+        var cpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
+        var start = Stopwatch.GetTimestamp();
+        var i = 0;
+        while (i < events)
+        {
+            var now = Stopwatch.GetTimestamp();
+            for (var due = start + (long)(i * ticksPerEvent); i < events && due <= now; i++, due = start + (long)(i * ticksPerEvent))
             {
-                { IngestHeaders.ReceivedAt, Encoding.ASCII.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-                { IngestHeaders.Connection, keys[i % clients] },
-                { IngestHeaders.Gateway, gatewayHeader },
-            };
-            var message = new Message<byte[], byte[]> { Key = keys[i % clients], Value = values[i], Headers = headers };
-            while (true)
+                lag.RecordSince(due, now);
+                var scheduled = due;
+                var client = i % _clients;
+                message.Key = _keys[client];
+                message.Value = values[i];
+                message.Headers = shape.HeadersFor(client);
+                Produce(topic, message, report =>
+                {
+                    latency.RecordSince(scheduled, Stopwatch.GetTimestamp());
+                    if (report.Error.IsError)
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref delivered);
+                    }
+                });
+            }
+
+            if (i < events)
             {
-                try
-                {
-                    producer.Produce(topic, message, OnDelivery);
-                    break;
-                }
-                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(10));
-                }
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), start + (long)(i * ticksPerEvent));
+                Thread.Sleep(wait > TimeSpan.FromMilliseconds(1) ? wait : TimeSpan.FromMilliseconds(1));
             }
         }
 
-        producer.Flush(TimeSpan.FromMinutes(2));
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        return new RawProducerResult(events, Interlocked.Read(ref delivered), Interlocked.Read(ref failed), elapsed);
+        _producer.Flush(TimeSpan.FromMinutes(2));
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        var cpu = ProcessProbe.CpuTime(Environment.ProcessId) - cpu0;
+        return new RawPacedResult(shape.Name, rate, events, Interlocked.Read(ref delivered), Interlocked.Read(ref failed), elapsed.TotalSeconds, cpu.TotalSeconds, latency.Summarize(), lag.Summarize());
+    }
+
+    public void Dispose() => _producer.Dispose();
+
+    /// <summary>
+    /// The events of one run: client i % clients sends its (i / clients)-th event, as <c>TestEvents</c>
+    /// numbers them. Built before the measured part, then collected into the oldest generation, so
+    /// that the first collection inside the measured part does not copy them (the gateway's events
+    /// die young; these would be promoted mid-run and charged to the producer).
+    /// </summary>
+    private byte[][] Values(int events)
+    {
+        var runId = $"raw{Guid.NewGuid():N}"[..11];
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var values = new byte[events][];
+        for (var i = 0; i < events; i++)
+        {
+            values[i] = TestEvents.Message(runId, i % _clients, i / _clients, 1, timestamp, asArray: false);
+        }
+
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return values;
+    }
+
+    private void Produce(string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> handler)
+    {
+        while (true)
+        {
+            try
+            {
+                _producer.Produce(topic, message, handler);
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                _producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
     }
 }
 
-internal sealed record RawProducerResult(long Produced, long Delivered, long Failed, TimeSpan Elapsed)
+/// <summary>A command to the <c>raw-producer</c> process, one JSON line.</summary>
+internal sealed record RawProducerCommand(string Kind, string Topic, string Shape, int Events = 0, int Rate = 0, int Seconds = 0)
 {
-    public double EventsPerSecond => Delivered / Elapsed.TotalSeconds;
+    /// <summary>As fast as possible: <see cref="Events"/> events.</summary>
+    public const string Run = "run";
+
+    /// <summary>At <see cref="Rate"/> events/s for <see cref="Seconds"/> seconds.</summary>
+    public const string Paced = "paced";
+}
+
+/// <summary>One run of the raw producer, measured in its own process.</summary>
+internal sealed record RawRunResult(string Shape, long Produced, long Delivered, long Failed, double Seconds, double CpuSeconds)
+{
+    public double EventsPerSecond => Seconds == 0 ? 0 : Delivered / Seconds;
+
+    public double CpuMicrosecondsPerEvent => Delivered == 0 ? 0 : CpuSeconds * 1e6 / Delivered;
+}
+
+/// <summary>The raw producer paced at a fixed rate: delivery latency from each event's scheduled time.</summary>
+internal sealed record RawPacedResult(
+    string Shape, int Rate, long Produced, long Delivered, long Failed, double Seconds, double CpuSeconds, LatencySummary Latency, LatencySummary ScheduleLag)
+{
+    public double CpuMicrosecondsPerEvent => Delivered == 0 ? 0 : CpuSeconds * 1e6 / Delivered;
 }

@@ -13,6 +13,7 @@ internal static class LoadTestCommand
     {
         var root = new RootCommand("Ingest load harness: many WebSocket clients against the gateway, verified in Kafka.");
         root.Subcommands.Add(CreateBench());
+        root.Subcommands.Add(CreateRawProducer());
         root.Subcommands.Add(CreateAbuse());
         foreach (var name in ScenarioSettings.Names)
         {
@@ -24,19 +25,26 @@ internal static class LoadTestCommand
 
     private static Command CreateBench()
     {
-        var connections = Positive("--connections", "Connections sending as fast as acks allow.", 64);
-        var events = Positive("--events", "Events for the raw producer and for the gateway run.", 500_000);
+        var connections = Positive("--connections", "Connections sending as fast as acks allow (and paced, for the latency).", 64);
+        var events = Positive("--events", "Events of each measured part of a round: raw producer without headers, with the gateway's record, gateway.", 500_000);
         var batch = Positive("--batch", "Events per WebSocket message (1 = single objects, more = JSON arrays).", 1);
         var window = Positive("--window", "Unacked messages each connection may have in flight.", 64);
         var partitions = Positive("--partitions", "Partitions of the benchmark topics (the embedded broker keeps 5 MiB per partition).", 8);
-        var paced = Positive("--paced-seconds", "Duration of the run paced at half the measured maximum.", 10);
+        var paced = Positive("--paced-seconds", "Duration of each paced run (raw producer and gateway at --latency-rate).", 10);
+        var latencyRate = Positive("--latency-rate", "Events/s in total at which the raw producer's and the gateway's latency are compared.", 20_000);
+        var halfMax = new Option<bool>("--paced-half-max") { Description = "Also pace the gateway at half its measured maximum (the latency measure of earlier benches)." };
+        var cold = Positive("--cold-events", "Events sent to a fresh gateway process the moment it is ready (the cold start).", 200_000);
         var idle = Positive("--idle-connections", "Idle connections for the memory measurement.", 10_000);
-        var rounds = Positive("--rounds", "Rounds of raw producer then gateway; the report shows each and takes the median ratio.", 5);
+        var rounds = Positive("--rounds", "Rounds of raw producer (both record shapes) then gateway; the report shows each and takes the median CPU ratio.", 5);
         var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
-        var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
-        var command = new Command("bench", "Raw producer vs gateway end to end on one embedded broker; latency at full and half speed; memory per idle connection.")
+        var gatewayEnv = new Option<string?>("--gateway-env")
         {
-            connections, events, batch, window, partitions, paced, idle, rounds, gateway, results,
+            Description = $"Environment file for the gateway processes (KEY=value lines; default: the repository's {GatewayEnvironment.RelativePath} when it exists; '{GatewayEnvironment.NoneOption}' for none).",
+        };
+        var results = new Option<string>("--results") { Description = "Folder for the Markdown, HTML and JSON reports.", DefaultValueFactory = _ => "results" };
+        var command = new Command("bench", "Raw producer (without headers, with the gateway's) vs gateway end to end, CPU per event of each process; cold start; latency at a fixed rate; memory per idle connection.")
+        {
+            connections, events, batch, window, partitions, paced, latencyRate, halfMax, cold, idle, rounds, gateway, gatewayEnv, results,
         };
         command.SetAction((parse, cancellationToken) => BenchRunner.RunAsync(
             new BenchOptions
@@ -47,13 +55,33 @@ internal static class LoadTestCommand
                 Window = parse.GetValue(window),
                 Partitions = parse.GetValue(partitions),
                 PacedSeconds = parse.GetValue(paced),
+                LatencyRate = parse.GetValue(latencyRate),
+                PacedHalfMax = parse.GetValue(halfMax),
+                ColdEvents = parse.GetValue(cold),
                 IdleConnections = parse.GetValue(idle),
                 Rounds = parse.GetValue(rounds),
                 GatewayDll = parse.GetValue(gateway),
+                GatewayEnv = parse.GetValue(gatewayEnv),
                 ResultsDirectory = parse.GetValue(results)!,
             },
             Console.Error,
             cancellationToken));
+        return command;
+    }
+
+    /// <summary>
+    /// <c>raw-producer</c>, hidden: the bench's raw producer in a process of its own, so that its CPU
+    /// time is its own (started by <see cref="RawProducerProcess"/>; JSON commands on stdin, one JSON
+    /// result per line on stdout).
+    /// </summary>
+    private static Command CreateRawProducer()
+    {
+        var bootstrap = new Option<string>("--bootstrap") { Description = "Kafka bootstrap servers.", Required = true };
+        var clients = Positive("--clients", "Clients whose keys the events carry (as the gateway's connections).", 64);
+        var command = new Command("raw-producer", "The bench's raw producer process (used by bench).") { bootstrap, clients };
+        command.Hidden = true;
+        command.SetAction((parse, cancellationToken) =>
+            RawProducerBench.ServeAsync(parse.GetValue(bootstrap)!, parse.GetValue(clients), Console.In, Console.Out, cancellationToken));
         return command;
     }
 
