@@ -66,4 +66,19 @@ public sealed class LimitsOptions
     /// </summary>
     [Range(1_000, 100_000_000)]
     public int EventBurst { get; set; } = 20_000;
+
+    /// <summary>
+    /// Rejected messages (invalid JSON or events, binary, a foreign clientId) one connection may
+    /// send per second, as a token bucket: each costs an error frame and a dead letter. Past it the
+    /// connection is closed with 1008, after a final ack. Defaults to 10.
+    /// </summary>
+    [Range(0.001, 1_000_000)]
+    public double InvalidMessagesPerSecond { get; set; } = 10;
+
+    /// <summary>
+    /// The bucket's size: rejected messages a connection may send at once. Defaults to 100; 0 turns
+    /// the limit off.
+    /// </summary>
+    [Range(0, 100_000_000)]
+    public int InvalidMessageBurst { get; set; } = 100;
 }

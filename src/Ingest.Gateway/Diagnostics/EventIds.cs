@@ -26,6 +26,7 @@ internal static class EventIds
     public const int ConnectionRefused = 111;
     public const int SweepFailed = 112;
     public const int CredentialRefused = 113; // why a request got 401: missing, invalid or expired; never the credential
+    public const int TooManyRejected = 114;
 
     public const int ProducerStarted = 200;
     public const int ProducerStopped = 201;

@@ -27,6 +27,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
     private readonly ReadGate _reading;
     private readonly Lock _gate = new();
 
+    private RejectBudget _rejects; // the reader's only
     private Task? _closing; // set once, under _gate
 
     /// <param name="context">What every session shares.</param>
@@ -38,6 +39,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
         _source = new ItemSource(connectionId);
         _allowedClientId = allowedClientId is null ? null : System.Text.Encoding.UTF8.GetBytes(allowedClientId);
         _reading = new ReadGate(context.TimeProvider);
+        _rejects = context.NewRejectBudget();
     }
 
     public string ConnectionId => _source.ConnectionId;
@@ -178,12 +180,24 @@ internal sealed partial class IngestSession : IDeliveryTarget
         Finish();
     }
 
-    /// <summary>Error frame first, then the dead letter; the message resolves once both are done.</summary>
+    /// <summary>
+    /// Error frame first, then the dead letter; the message resolves once both are done. A
+    /// rejection past the connection's <see cref="RejectBudget"/> is answered the same way, then
+    /// reading stops and the connection closes with 1008 after a final ack.
+    /// </summary>
     private async ValueTask RejectAsync(ReadOnlyMemory<byte> message, long receivedAt, string code, string detail, MemoryLease lease)
     {
         _context.Metrics.MessageRejected();
         var sequence = _tracker.Register(parts: _context.DeadLetters ? 2 : 1);
         Send(OutboundFrame.Frame(ServerFrames.Error(sequence, code, detail), answers: sequence));
+        if (!_rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp()))
+        {
+            var limits = _context.RejectLimits;
+            Log.TooManyRejected(_context.Logger, ConnectionId, sequence, limits.Burst, limits.PerSecond);
+            _reading.Stop(); // what follows is dropped, never acked
+            _ = CloseAsync(CloseCodes.PolicyViolation, "too many rejected messages", draining: false);
+        }
+
         if (!_context.DeadLetters)
         {
             lease.Release();

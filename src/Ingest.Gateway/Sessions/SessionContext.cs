@@ -19,6 +19,9 @@ internal sealed class SessionContext(
     QueueBudget queue,
     ILoggerFactory loggerFactory)
 {
+    private readonly double _invalidPerSecond = options.Value.Limits.InvalidMessagesPerSecond;
+    private readonly int _invalidBurst = options.Value.Limits.InvalidMessageBurst;
+
     public EventChannel Channel { get; } = channel;
 
     public IngestMetrics Metrics { get; } = metrics;
@@ -54,6 +57,12 @@ internal sealed class SessionContext(
     public TimeSpan IdleTimeout { get; } = TimeSpan.FromMilliseconds(options.Value.WebSocket.IdleTimeoutMs);
 
     public ILogger Logger { get; } = loggerFactory.CreateLogger<IngestSession>();
+
+    /// <summary>The allowance of rejected messages per connection (for the log).</summary>
+    public (int Burst, double PerSecond) RejectLimits => (_invalidBurst, _invalidPerSecond);
+
+    /// <summary>A new connection's allowance of rejected messages.</summary>
+    public RejectBudget NewRejectBudget() => new(_invalidPerSecond, _invalidBurst);
 
     /// <summary>Whether rejected messages are written to the dead-letter topic.</summary>
     public bool DeadLetters { get; } = !string.IsNullOrEmpty(options.Value.Kafka.DeadLetterTopic);

@@ -25,6 +25,9 @@ public sealed class UnreadFramesTests
 {
     private const string Valid = "{\"msg\":\"ok\",\"clientId\":\"c\",\"timestamp\":1}";
 
+    /// <summary>The clients here send invalid messages for their error frames: the allowance of rejections, off.</summary>
+    private const string NoRejectAllowance = "Ingest:Limits:InvalidMessageBurst";
+
     /// <summary>Odd messages are invalid (an error frame each), even ones valid (acked once in Kafka).</summary>
     private static string Mixed(long sequence) => sequence % 2 == 1 ? "not json" : Valid;
 
@@ -34,6 +37,7 @@ public sealed class UnreadFramesTests
         const int cap = 50;
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
+            [NoRejectAllowance] = "0",
             ["Ingest:WebSocket:MaxUnackedMessages"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Ingest:Kafka:LingerMs"] = "0", // valid messages acked sooner: the socket fills sooner
         });
@@ -84,7 +88,7 @@ public sealed class UnreadFramesTests
     [Fact]
     public async Task OutboundCap_ReadingStops_AndTheClientThatReadsAtLastGetsEveryFrame_TheFinalAck_AndClose1008()
     {
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:WebSocket:MaxOutboundBytes"] = "65536" });
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:WebSocket:MaxOutboundBytes"] = "65536", [NoRejectAllowance] = "0" });
         var connection = await ConnectNonReadingAsync(gateway);
         using var stuck = connection.Client;
         var session = connection.Session;
@@ -122,6 +126,7 @@ public sealed class UnreadFramesTests
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
+            [NoRejectAllowance] = "0",
             ["Ingest:WebSocket:MaxOutboundBytes"] = "65536",
             ["Ingest:WebSocket:SendTimeoutMs"] = "2000",
         });
@@ -148,6 +153,7 @@ public sealed class UnreadFramesTests
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
+            [NoRejectAllowance] = "0",
             ["Ingest:WebSocket:SendTimeoutMs"] = "2000",
             ["Ingest:WebSocket:MaxOutboundBytes"] = "1073741824", // the largest: the outbound cap never closes it
         });

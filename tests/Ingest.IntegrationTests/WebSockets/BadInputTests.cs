@@ -74,21 +74,49 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public async Task ManyInvalidMessages_DoNotEndTheConnection()
+    public async Task AHundredInvalidMessages_TheDefaultAllowance_DoNotEndTheConnection()
     {
         await using var gateway = await TestGateway.StartAsync();
         await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
 
-        for (var i = 0; i < 200; i++)
+        for (var i = 0; i < 100; i++)
         {
             await client.SendAsync(i % 2 == 0 ? "{" : "[]");
         }
 
         await client.SendAndWaitAckAsync(Valid);
 
-        Assert.Equal(200, client.Errors.Count);
-        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), client.Errors.Select(e => e.Seq));
-        Assert.Equal(201, client.AckedUpTo);
+        Assert.Equal(100, client.Errors.Count);
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), client.Errors.Select(e => e.Seq));
+        Assert.Equal(101, client.AckedUpTo);
+        Assert.False(client.IsClosed);
+    }
+
+    [Fact]
+    public async Task RejectedPastTheAllowance_Closes1008_AfterAFinalAckCoveringIt_EveryRejectedMessageDeadLettered()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Ingest:Limits:InvalidMessageBurst"] = "5",
+            ["Ingest:Limits:InvalidMessagesPerSecond"] = "0.01",
+        });
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendAndWaitAckAsync(Valid);
+
+        for (var i = 0; i < 6; i++)
+        {
+            await client.SendAsync("[]");
+        }
+
+        await client.WaitForCloseAsync();
+
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, client.CloseStatus);
+        Assert.Equal("too many rejected messages", client.CloseDescription);
+        Assert.Equal([2L, 3L, 4L, 5L, 6L, 7L], client.Errors.Select(e => e.Seq));
+        Assert.Equal(7, client.AckedUpTo);
+        var deadLetters = TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 6);
+        Assert.Equal(6, deadLetters.Count);
+        Assert.All(deadLetters, record => Assert.Equal("[]", record.Text));
     }
 
     [Fact]

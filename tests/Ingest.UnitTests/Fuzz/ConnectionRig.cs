@@ -42,6 +42,7 @@ internal sealed class ConnectionRig : IDisposable
         options.Value.WebSocket.MaxMessageBytes = maxMessageBytes;
         options.Value.Limits.EventsPerSecond = 100_000_000; // the rate limit only slows reading: out of the way
         options.Value.Limits.EventBurst = 100_000_000;
+        options.Value.Limits.InvalidMessageBurst = 0; // closing after many rejections has its own tests
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
         var metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());

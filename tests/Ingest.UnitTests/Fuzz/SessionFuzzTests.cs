@@ -87,6 +87,7 @@ public sealed class SessionFuzzTests(ITestOutputHelper output)
                     // The rate limit would make the test wait (it slows reading, nothing else): out of the way.
                     o.Limits.EventsPerSecond = 100_000_000;
                     o.Limits.EventBurst = 100_000_000;
+                    o.Limits.InvalidMessageBurst = 0; // the oracle is the contract's per-message rules; the allowance has its own tests
                     if (!DeadLetters)
                     {
                         o.Kafka.DeadLetterTopic = "";

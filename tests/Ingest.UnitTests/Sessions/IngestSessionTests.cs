@@ -236,6 +236,68 @@ public sealed class IngestSessionTests
     }
 
     [Fact]
+    public async Task RejectedPastTheAllowance_IsAnsweredAndDeadLettered_ThenFinalAckCoveringIt_AndClose1008()
+    {
+        using var harness = new SessionHarness(o => (o.Limits.InvalidMessageBurst, o.Limits.InvalidMessagesPerSecond) = (3, 1));
+        await harness.SendAsync(Valid);
+        for (var i = 0; i < 3; i++)
+        {
+            await harness.SendAsync("not json");
+        }
+
+        Assert.False(harness.Session.Reading.IsStopped);
+        Assert.Null(harness.Closed);
+
+        await harness.SendAsync("[]"); // the fourth rejection at once: one more than the burst
+        Assert.True(harness.Session.Reading.IsStopped, "reading goes on past the allowance");
+        for (var i = 0; i < 5; i++)
+        {
+            harness.TakeItem().Complete(error: null);
+        }
+
+        await harness.FlushUntilClosedAsync();
+
+        var frames = harness.ParsedFrames.ToArray();
+        Assert.Equal([2L, 3L, 4L, 5L], frames.Where(f => f.Type == ServerFrameType.Error).Select(f => f.Seq));
+        Assert.Equal(5L, frames.Last(f => f.Type == ServerFrameType.Ack).UpTo);
+        Assert.Equal((CloseCodes.PolicyViolation, "too many rejected messages"), harness.Closed);
+    }
+
+    [Fact]
+    public async Task RejectAllowance_RefillsAtItsRate_ValidEventsTakeNone()
+    {
+        using var harness = new SessionHarness(o => (o.Limits.InvalidMessageBurst, o.Limits.InvalidMessagesPerSecond) = (2, 1));
+        await harness.SendAsync("[]");
+        await harness.SendAsync("[]");
+        for (var i = 0; i < 50; i++)
+        {
+            await harness.SendAsync(Valid);
+        }
+
+        harness.Time.Advance(TimeSpan.FromSeconds(1)); // one more rejection allowed
+        await harness.SendAsync("[]");
+        Assert.False(harness.Session.Reading.IsStopped);
+
+        await harness.SendAsync("[]"); // none left
+        Assert.True(harness.Session.Reading.IsStopped);
+    }
+
+    [Fact]
+    public async Task RejectAllowanceOff_ThousandsOfRejections_ConnectionLivesOn()
+    {
+        using var harness = new SessionHarness(o => o.Limits.InvalidMessageBurst = 0);
+        for (var i = 0; i < 2_000; i++)
+        {
+            await harness.SendAsync("[]");
+            harness.TakeItem().Complete(error: null);
+            harness.Flush(); // the client reads its frames
+        }
+
+        Assert.False(harness.Session.Reading.IsStopped);
+        Assert.Equal(2_000L, harness.Session.MessagesReceived);
+    }
+
+    [Fact]
     public async Task MessageTooLarge_DeadLettersThePrefixUntracked_FinalAckWithoutIt_Close1009()
     {
         using var harness = new SessionHarness();
