@@ -17,6 +17,9 @@ internal sealed record AbuseOptions
 
     public int Seconds { get; init; } = 10;
 
+    /// <summary>Bad clients closed by the gateway stay away (by default they connect again at once).</summary>
+    public bool Once { get; init; }
+
     public string? GatewayDll { get; init; }
 }
 
@@ -30,6 +33,7 @@ internal sealed record AbuseOptions
 internal static class AbuseRunner
 {
     private static readonly byte[] Garbage = "{\"msg\": not json at all"u8.ToArray();
+    private static long _reconnects; // the flood process's bad clients that connected again
 
     public static async Task<int> RunAsync(AbuseOptions options, TextWriter log, CancellationToken cancellationToken)
     {
@@ -63,21 +67,12 @@ internal static class AbuseRunner
         var alone = await RunGoodAsync(gateway.WebSocketUri, options, "a", duration, cancellationToken).ConfigureAwait(false);
         var aloneCpu = (gateway.CpuTime - cpu0).TotalSeconds;
 
-        await log.WriteLineAsync($"(b) {options.GarbageConnections:N0} connections sending invalid JSON as fast as they can, then the good ones again...").ConfigureAwait(false);
-        using var stopGarbage = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // Connected 100 at a time: handshakes in progress hold the gateway's plain-HTTP connection
-        // slots (512 by default), and a storm beyond them is refused before any HTTP.
-        var garbage = new List<Task<long>>();
-        for (var i = 0; i < options.GarbageConnections; i++)
-        {
-            garbage.Add(SendGarbageAsync(gateway.WebSocketUri, stopGarbage.Token));
-            if (i % 100 == 99)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // let the flood build up
+        await log.WriteLineAsync($"(b) {options.GarbageConnections:N0} connections sending invalid JSON as fast as they can (another process), then the good ones again...").ConfigureAwait(false);
+        // The flood runs in a process of its own: in this one, a thousand send loops would take the
+        // thread pool from the good clients and from the /stats requests, and measure the harness.
+        var floodSeconds = options.Seconds + 30;
+        await using var flood = await FloodProcess.StartAsync(gateway.WebSocketUri, options.GarbageConnections, floodSeconds, options.Once, cancellationToken).ConfigureAwait(false);
+        await log.WriteLineAsync($"    flood pid {flood.ProcessId}: {flood.Connected:N0} of {options.GarbageConnections:N0} connected").ConfigureAwait(false);
         var rss0 = gateway.ResidentBytes;
         cpu0 = gateway.CpuTime;
         var stats0 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
@@ -85,16 +80,15 @@ internal static class AbuseRunner
         var floodedCpu = (gateway.CpuTime - cpu0).TotalSeconds;
         var stats1 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
         var rss1 = gateway.ResidentBytes;
-        await stopGarbage.CancelAsync().ConfigureAwait(false);
-        var garbageSent = (await Task.WhenAll(garbage).ConfigureAwait(false)).Sum();
+        var (garbageSent, reconnects) = await flood.StopAsync().ConfigureAwait(false);
 
         var ratio = flooded.EventsPerSecond / alone.EventsPerSecond;
         await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"""
 
             good connections alone:     {alone.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {alone.P50Ms:F1}/{alone.P99Ms:F1} ms, gateway CPU {aloneCpu:F1} s
-            with {options.GarbageConnections:N0} garbage connections: {flooded.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {flooded.P50Ms:F1}/{flooded.P99Ms:F1} ms, gateway CPU {floodedCpu:F1} s
+            with {options.GarbageConnections:N0} garbage connections{(options.Once ? " (once)" : "")}: {flooded.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {flooded.P50Ms:F1}/{flooded.P99Ms:F1} ms, gateway CPU {floodedCpu:F1} s
             ratio (target >= 50%):      {ratio:P0}
-            invalid messages the gateway rejected meanwhile: {stats1.MessagesRejected - stats0.MessagesRejected:N0} ({(stats1.MessagesRejected - stats0.MessagesRejected) / duration.TotalSeconds:N0}/s); garbage sent in all: {garbageSent:N0}
+            invalid messages the gateway rejected meanwhile: {stats1.MessagesRejected - stats0.MessagesRejected:N0} ({(stats1.MessagesRejected - stats0.MessagesRejected) / duration.TotalSeconds:N0}/s); garbage sent in all: {garbageSent:N0}; bad clients closed by the gateway and connected again: {reconnects:N0}
             gateway RSS during the flood: {rss0 / 1048576.0:F0} -> {rss1 / 1048576.0:F0} MiB; good events errored: {alone.Errored + flooded.Errored}
             """)).ConfigureAwait(false);
         return ratio >= 0.5 && alone.Errored + flooded.Errored == 0 ? 0 : 1;
@@ -120,29 +114,127 @@ internal static class AbuseRunner
         return new GoodResult(stats.EventsAcked / elapsed.TotalSeconds, latency.P50Ms, latency.P99Ms, stats.EventsErrored);
     }
 
-    /// <summary>One bad client: invalid JSON as fast as the socket takes it, its frames read and dropped.</summary>
-    private static async Task<long> SendGarbageAsync(Uri uri, CancellationToken cancellationToken)
+    /// <summary>
+    /// The flood's own process (<c>abuse --flood-url</c>): connects <paramref name="connections"/>
+    /// bad clients, 100 at a time (handshakes in progress hold the gateway's plain-HTTP connection
+    /// slots, 512 by default, and a storm beyond them is refused before any HTTP), prints
+    /// <c>connected N</c>, floods until <paramref name="seconds"/> pass or standard input closes, and
+    /// prints <c>sent N</c>.
+    /// </summary>
+    public static async Task<int> FloodAsync(Uri uri, int connections, int seconds, bool once, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        var connected = 0;
+        var sockets = new List<ClientWebSocket>(connections);
+        for (var i = 0; i < connections; i += 100)
+        {
+            var batch = Enumerable.Range(0, Math.Min(100, connections - i))
+                .Select(_ => Task.Run(async () =>
+                {
+                    var socket = new ClientWebSocket();
+                    try
+                    {
+                        await socket.ConnectAsync(uri, stop.Token).ConfigureAwait(false);
+                        Interlocked.Increment(ref connected);
+                        return socket;
+                    }
+                    catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+                    {
+                        socket.Dispose();
+                        return null;
+                    }
+                }))
+                .ToArray();
+            sockets.AddRange((await Task.WhenAll(batch).ConfigureAwait(false)).OfType<ClientWebSocket>());
+        }
+
+        // Every handshake first: send loops that complete synchronously would starve the handshakes.
+        var clients = sockets.Select(socket => Task.Run(() => SendGarbageAsync(uri, socket, once, stop.Token))).ToArray();
+
+        await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"connected {connected}")).ConfigureAwait(false);
+        await Console.Out.FlushAsync(stop.Token).ConfigureAwait(false);
+        _ = Task.Run(async () =>
+        {
+            // The parent closes our standard input to stop us.
+            await Console.In.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+        }, CancellationToken.None);
+        var sent = (await Task.WhenAll(clients).ConfigureAwait(false)).Sum();
+        await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"sent {sent} reconnected {Volatile.Read(ref _reconnects)}")).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>
+    /// One bad client: invalid JSON as fast as the socket takes it, its frames read and dropped;
+    /// closed by the gateway, it connects again at once (as an attacker would) and goes on, unless
+    /// <paramref name="once"/>.
+    /// </summary>
+    private static async Task<long> SendGarbageAsync(Uri uri, ClientWebSocket first, bool once, CancellationToken cancellationToken)
     {
         long sent = 0;
-        using var socket = new ClientWebSocket();
-        try
+        var socket = first;
+        while (true)
         {
-            await socket.ConnectAsync(uri, cancellationToken).ConfigureAwait(false);
-            var reading = DrainAsync(socket);
-            while (!cancellationToken.IsCancellationRequested && socket.State == WebSocketState.Open)
+            using (var owned = socket)
             {
-                await socket.SendAsync(Garbage, WebSocketMessageType.Text, endOfMessage: true, cancellationToken).ConfigureAwait(false);
-                sent++;
+                try
+                {
+                    var reading = DrainAsync(owned);
+                    while (!cancellationToken.IsCancellationRequested && owned.State == WebSocketState.Open)
+                    {
+                        await owned.SendAsync(Garbage, WebSocketMessageType.Text, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+                        if (++sent % 64 == 0)
+                        {
+                            await Task.Yield(); // a send that completes at once does not yield: let the others run
+                        }
+                    }
+
+                    owned.Abort(); // stopped (or closed by the gateway): the reader ends too
+                    await reading.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+                {
+                    // Closed by the gateway, or stopped.
+                }
             }
 
-            await reading.ConfigureAwait(false);
+            if (once || (socket = await ReconnectAsync(uri, cancellationToken).ConfigureAwait(false)) is null)
+            {
+                return sent;
+            }
+
+            Interlocked.Increment(ref _reconnects);
         }
-        catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+    }
+
+    /// <summary>A new connection for a closed bad client (retried every 50 ms while refused); null once stopped.</summary>
+    private static async Task<ClientWebSocket?> ReconnectAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
         {
-            // Closed by the gateway, or stopped: either way this client is done.
+            var socket = new ClientWebSocket();
+            try
+            {
+                await socket.ConnectAsync(uri, cancellationToken).ConfigureAwait(false);
+                return socket;
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+                socket.Dispose();
+            }
+
+            try
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
         }
 
-        return sent;
+        return null;
     }
 
     private static async Task DrainAsync(ClientWebSocket socket)

@@ -92,17 +92,22 @@ internal static class LoadTestCommand
         var window = Positive("--window", "Unacked messages each good connection may have in flight.", 16);
         var seconds = Positive("--seconds", "Duration of each measured phase.", 10);
         var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
+        var once = new Option<bool>("--once") { Description = "Bad clients closed by the gateway stay away (by default they connect again at once, as an attacker would)." };
+        var floodUrl = new Option<string?>("--flood-url") { Description = "Internal: be the flood process, against this gateway URL, for --seconds.", Hidden = true };
         var command = new Command("abuse", "What a flood of bad clients costs well-behaved ones: their acked events/s alone and during the flood.")
         {
-            garbage, good, window, seconds, gateway,
+            garbage, good, window, seconds, once, gateway, floodUrl,
         };
-        command.SetAction((parse, cancellationToken) => AbuseRunner.RunAsync(
+        command.SetAction((parse, cancellationToken) => parse.GetValue(floodUrl) is { } target
+            ? AbuseRunner.FloodAsync(new Uri(target), parse.GetValue(garbage), parse.GetValue(seconds), parse.GetValue(once), cancellationToken)
+            : AbuseRunner.RunAsync(
             new AbuseOptions
             {
                 GarbageConnections = parse.GetValue(garbage),
                 GoodConnections = parse.GetValue(good),
                 Window = parse.GetValue(window),
                 Seconds = parse.GetValue(seconds),
+                Once = parse.GetValue(once),
                 GatewayDll = parse.GetValue(gateway),
             },
             Console.Error,
