@@ -15,6 +15,7 @@ internal static class LoadTestCommand
         root.Subcommands.Add(CreateBench());
         root.Subcommands.Add(CreateRawProducer());
         root.Subcommands.Add(CreateAbuse());
+        root.Subcommands.Add(CreateIdleBench());
         foreach (var name in ScenarioSettings.Names)
         {
             root.Subcommands.Add(CreateScenario(name));
@@ -113,6 +114,81 @@ internal static class LoadTestCommand
             Console.Error,
             cancellationToken));
         return command;
+    }
+
+    private static Command CreateIdleBench()
+    {
+        var connections = Positive("--connections", "Connections held open at once, the active ones included.", 19_000);
+        var active = Positive("--active", "Connections among them that send, paced, while the others stay idle.", 100);
+        var rate = Positive("--events-per-second", "Events per second each active connection sends.", 10);
+        var seconds = Positive("--seconds", "How long the active connections send.", 10);
+        var parallelism = Positive("--connect-parallelism", "Handshakes in flight at once while connecting (the gateway keeps 512 slots for them).", 200);
+        var hold = new Option<int>("--hold-seconds") { Description = "Seconds to hold still at the baseline and with every connection idle, for dotnet-gcdump or dotnet-counters.", DefaultValueFactory = _ => 0 };
+        var sources = new Option<IReadOnlyList<System.Net.IPAddress>?>("--source-addresses")
+        {
+            Description = "Local addresses to connect from, round-robin, e.g. 127.0.0.2-127.0.0.5 or 127.0.0.1,127.0.0.7 (default: 127.0.0.1 up to 20,000 connections, 127.0.0.1-127.0.0.N beyond).",
+            CustomParser = ParseSourceAddresses,
+        };
+        var settings = new Option<string[]>("--gateway-setting")
+        {
+            Description = "A gateway setting Key=Value (repeatable), e.g. Ingest:WebSocket:KeepAliveIntervalMs=0.",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
+        var results = new Option<string>("--results") { Description = "Folder for the Markdown report.", DefaultValueFactory = _ => "results" };
+        var command = new Command("idle-bench", "Many idle connections on one gateway process: its RSS per idle connection, and the send-to-ack latency of a few active ones among them.")
+        {
+            connections, active, rate, seconds, parallelism, hold, sources, settings, gateway, results,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var pairs = new Dictionary<string, string>();
+            foreach (var setting in parse.GetValue(settings) ?? [])
+            {
+                var equals = setting.IndexOf('=', StringComparison.Ordinal);
+                if (equals < 1)
+                {
+                    await Console.Error.WriteLineAsync($"--gateway-setting wants Key=Value (got '{setting}').").ConfigureAwait(false);
+                    return 2;
+                }
+
+                pairs[setting[..equals]] = setting[(equals + 1)..];
+            }
+
+            return await IdleConnectionsBench.RunAsync(
+                new IdleBenchOptions
+                {
+                    Connections = parse.GetValue(connections),
+                    Active = parse.GetValue(active),
+                    EventsPerSecond = parse.GetValue(rate),
+                    Seconds = parse.GetValue(seconds),
+                    ConnectParallelism = parse.GetValue(parallelism),
+                    HoldSeconds = Math.Max(0, parse.GetValue(hold)),
+                    SourceAddresses = parse.GetValue(sources),
+                    GatewaySettings = pairs,
+                    GatewayDll = parse.GetValue(gateway),
+                    ResultsDirectory = parse.GetValue(results)!,
+                },
+                Console.Error,
+                cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    /// <summary>A list of source addresses and ranges (<see cref="Engine.SourceAddresses.ParseList"/>).</summary>
+    internal static IReadOnlyList<System.Net.IPAddress>? ParseSourceAddresses(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        try
+        {
+            return Engine.SourceAddresses.ParseList(text);
+        }
+        catch (FormatException e)
+        {
+            result.AddError($"--source-addresses: {e.Message} (e.g. 127.0.0.2-127.0.0.5 or 127.0.0.1,127.0.0.7).");
+            return null;
+        }
     }
 
     private static Command CreateScenario(string name)

@@ -17,6 +17,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly LoadClientOptions _options;
     private readonly LoadStats _stats;
     private readonly SendWindow _window;
+    private readonly HttpMessageInvoker? _invoker; // connects from a chosen source address; null: the default
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Lock _lock = new();
     private readonly LinkedList<PendingMessage> _pending = new();
@@ -35,6 +36,7 @@ internal sealed class LoadClient : IAsyncDisposable
         _options = options;
         _stats = stats;
         _window = new SendWindow(options.Window);
+        _invoker = options.SourceAddresses?.Next();
     }
 
     /// <summary>Messages sent and not yet resolved.</summary>
@@ -163,7 +165,14 @@ internal sealed class LoadClient : IAsyncDisposable
                 using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(token))
                 {
                     timeout.CancelAfter(_options.ConnectTimeout);
-                    await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
+                    if (_invoker is null)
+                    {
+                        await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await socket.ConnectAsync(_uri, _invoker, timeout.Token).ConfigureAwait(false);
+                    }
                 }
 
                 open = true;

@@ -45,27 +45,56 @@ internal static class LoadDriver
     }
 
     /// <summary>Connects <paramref name="clients"/> clients, <see cref="ConnectParallelism"/> at a time.</summary>
-    public static async Task<LoadClient[]> ConnectAsync(Uri uri, int clients, LoadClientOptions options, LoadStats stats, CancellationToken cancellationToken)
+    public static Task<LoadClient[]> ConnectAsync(Uri uri, int clients, LoadClientOptions options, LoadStats stats, CancellationToken cancellationToken) =>
+        ConnectAsync(uri, clients, options, stats, ConnectParallelism, onConnected: null, cancellationToken);
+
+    /// <summary>
+    /// Connects <paramref name="clients"/> clients, <paramref name="parallelism"/> at a time (handshakes
+    /// in progress hold the gateway's plain-HTTP connection slots, 512 by default: stay well below).
+    /// <paramref name="onConnected"/> hears the count so far after each connection. When connecting
+    /// fails or is cancelled, the clients connected so far are closed before the exception goes on.
+    /// </summary>
+    public static async Task<LoadClient[]> ConnectAsync(
+        Uri uri,
+        int clients,
+        LoadClientOptions options,
+        LoadStats stats,
+        int parallelism,
+        Action<int>? onConnected,
+        CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
         var all = new LoadClient[clients];
         for (var i = 0; i < clients; i++)
         {
             all[i] = new LoadClient(uri, options, stats);
         }
 
-        using var gate = new SemaphoreSlim(ConnectParallelism);
-        await Task.WhenAll(all.Select(async client =>
+        var connected = 0;
+        using var gate = new SemaphoreSlim(parallelism);
+        try
         {
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            await Task.WhenAll(all.Select(async client =>
             {
-                await client.StartAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        })).ConfigureAwait(false);
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await client.StartAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+
+                onConnected?.Invoke(Interlocked.Increment(ref connected));
+            })).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeAllAsync(all).ConfigureAwait(false);
+            throw;
+        }
+
         return all;
     }
 

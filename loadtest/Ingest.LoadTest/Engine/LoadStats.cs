@@ -37,4 +37,10 @@ internal sealed record LoadClientOptions
 
     /// <summary>Called under the client's lock for every acked message: (event key, events).</summary>
     public Action<long, int>? OnAcked { get; init; }
+
+    /// <summary>
+    /// Local addresses to connect from, one per client in turn (see <see cref="Engine.SourceAddresses"/>);
+    /// null: the kernel picks the source address, as for any client.
+    /// </summary>
+    public SourceAddresses? SourceAddresses { get; init; }
 }
