@@ -63,7 +63,12 @@ public static class IngestGatewayExtensions
         app.UseDefaultFiles();
         app.UseStaticFiles(new Microsoft.AspNetCore.Builder.StaticFileOptions { OnPrepareResponse = ClientScriptHeaders.For(options) });
 
-        app.Map("/ws", (HttpContext context, WebSocketIngestEndpoint endpoint) => endpoint.HandleAsync(context));
+        // A plain request delegate over the singleton (resolved on first use, after start-up checks):
+        // a handler with a service parameter would open a DI scope per request, which a WebSocket
+        // request keeps for its whole life.
+        var services = app.Services;
+        WebSocketIngestEndpoint? webSockets = null;
+        app.Map("/ws", context => (webSockets ??= services.GetRequiredService<WebSocketIngestEndpoint>()).HandleAsync(context));
         if (options.Stream.Enabled)
         {
             app.MapGet("/stream", (HttpContext context, StreamEndpoint endpoint) => endpoint.HandleAsync(context));
