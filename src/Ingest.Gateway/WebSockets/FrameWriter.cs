@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using Ingest.Contracts;
 using Ingest.Gateway.Sessions;
@@ -10,15 +11,15 @@ namespace Ingest.Gateway.WebSockets;
 /// After the close frame, a client that does not answer with its own within
 /// <see cref="CloseHandshakeTimeout"/> has its connection dropped. A frame the client does not take
 /// within the send timeout (it reads nothing, its TCP window is closed) drops the connection too:
-/// no close frame could reach it either.
+/// no close frame could reach it either. An idle connection keeps next to nothing here: the send
+/// timer is made at the first send, and each ack is written into a pooled buffer for its send only.
 /// </summary>
 internal sealed partial class FrameWriter(WebSocket socket, IngestSession session, TimeProvider timeProvider, TimeSpan sendTimeout, ILogger logger) : IDisposable
 {
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly byte[] _ack = new byte[ServerFrames.MaxAckLength];
-    private readonly CancellationTokenSource _sendTimeout = new(Timeout.InfiniteTimeSpan, timeProvider);
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _sendTimeout; // made at the first send: a timer each connection would otherwise hold from its start
     private CancellationTokenSource? _abortTimer;
     private bool _failed;
     private bool _closed;
@@ -27,44 +28,40 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
     public Task CloseSent => _closeSent.Task;
 
     /// <summary>Sends until the session has queued its close frame (or ended without one).</summary>
+    /// <remarks>One async method, not a loop awaited by a wrapper: each pending one holds its own state for the connection's life.</remarks>
     public async Task RunAsync()
     {
         try
         {
-            await SendQueuedAsync();
+            var frames = session.Outbound;
+            while (await frames.WaitToReadAsync())
+            {
+                while (frames.TryRead(out var frame))
+                {
+                    switch (frame.Kind)
+                    {
+                        case OutboundKind.Text:
+                            await SendAsync(frame.Text);
+                            session.OnSent(frame);
+                            break;
+                        case OutboundKind.Ack or OutboundKind.FinalAck:
+                            if (session.TryTakeAck(frame.Kind == OutboundKind.FinalAck, out var upTo))
+                            {
+                                await SendAckAsync(upTo);
+                            }
+
+                            break;
+                        case OutboundKind.Close:
+                            await CloseAsync(frame.CloseStatus, frame.CloseDescription);
+                            _closeSent.TrySetResult();
+                            break;
+                    }
+                }
+            }
         }
         finally
         {
             _closeSent.TrySetResult();
-        }
-    }
-
-    private async Task SendQueuedAsync()
-    {
-        var frames = session.Outbound;
-        while (await frames.WaitToReadAsync())
-        {
-            while (frames.TryRead(out var frame))
-            {
-                switch (frame.Kind)
-                {
-                    case OutboundKind.Text:
-                        await SendAsync(frame.Text);
-                        session.OnSent(frame);
-                        break;
-                    case OutboundKind.Ack or OutboundKind.FinalAck:
-                        if (session.TryTakeAck(frame.Kind == OutboundKind.FinalAck, out var upTo))
-                        {
-                            await SendAsync(_ack.AsMemory(0, ServerFrames.WriteAck(_ack, upTo)));
-                        }
-
-                        break;
-                    case OutboundKind.Close:
-                        await CloseAsync(frame.CloseStatus, frame.CloseDescription);
-                        _closeSent.TrySetResult();
-                        break;
-                }
-            }
         }
     }
 
@@ -89,7 +86,21 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
     public void Dispose()
     {
         _abortTimer?.Dispose();
-        _sendTimeout.Dispose();
+        _sendTimeout?.Dispose();
+    }
+
+    /// <summary>An ack, written into a buffer from the shared pool that goes back once the frame is sent.</summary>
+    private async ValueTask SendAckAsync(long upTo)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ServerFrames.MaxAckLength);
+        try
+        {
+            await SendAsync(buffer.AsMemory(0, ServerFrames.WriteAck(buffer, upTo)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private async ValueTask SendAsync(ReadOnlyMemory<byte> frame)
@@ -99,10 +110,10 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
             return;
         }
 
-        _sendTimeout.CancelAfter(sendTimeout);
+        var timeout = StartSendTimeout();
         try
         {
-            await socket.SendAsync(frame, WebSocketMessageType.Text, true, _sendTimeout.Token);
+            await socket.SendAsync(frame, WebSocketMessageType.Text, true, timeout.Token);
         }
         catch (Exception e) when (IsGone(e))
         {
@@ -111,7 +122,7 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
         }
         finally
         {
-            _sendTimeout.TryReset();
+            timeout.TryReset();
         }
     }
 
@@ -120,10 +131,10 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
         if (!_failed && !_closed)
         {
             _closed = true;
-            _sendTimeout.CancelAfter(sendTimeout);
+            var timeout = StartSendTimeout();
             try
             {
-                await socket.CloseOutputAsync((WebSocketCloseStatus)status, description, _sendTimeout.Token);
+                await socket.CloseOutputAsync((WebSocketCloseStatus)status, description, timeout.Token);
             }
             catch (Exception e) when (IsGone(e))
             {
@@ -132,7 +143,7 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
             }
             finally
             {
-                _sendTimeout.TryReset();
+                timeout.TryReset();
             }
         }
 
@@ -145,10 +156,18 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
         _abortTimer.Token.UnsafeRegister(static state => ((WebSocket)state!).Abort(), socket);
     }
 
+    /// <summary>The send timeout's source, counting from now; reset by the caller once the send is done.</summary>
+    private CancellationTokenSource StartSendTimeout()
+    {
+        _sendTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+        _sendTimeout.CancelAfter(sendTimeout);
+        return _sendTimeout;
+    }
+
     /// <summary>Cancelling a send aborts the WebSocket (and so ends the reader): say why.</summary>
     private void OnSendTimeout()
     {
-        if (_sendTimeout.IsCancellationRequested)
+        if (_sendTimeout?.IsCancellationRequested == true)
         {
             Log.SendTimedOut(logger, session.ConnectionId, sendTimeout.TotalMilliseconds);
         }

@@ -33,13 +33,51 @@ internal sealed partial class IngestConnection : IDisposable
     public long MessagesReceived => _session.MessagesReceived;
 
     /// <summary>Serves the connection until it closes; <paramref name="stopping"/> starts a drain.</summary>
+    /// <remarks>
+    /// The read loop is written out here rather than awaited as a method of its own: every pending
+    /// async method holds its state for as long as the connection is idle.
+    /// </remarks>
     public async Task RunAsync(CancellationToken stopping)
     {
         var writing = _writer.RunAsync();
         var registration = stopping.UnsafeRegister(static state => ((IngestSession)state!).BeginDrain(), _session);
         try
         {
-            await ReadLoopAsync(stopping);
+            while (true)
+            {
+                // A client that does not read its acks is read no further until they go out.
+                await _session.WaitForAckRoomAsync();
+                switch (await _reader.ReadAsync())
+                {
+                    case ReadOutcome.Message:
+                        await _session.OnMessageAsync(_reader.Message, _reader.IsBinary);
+                        _reader.Release();
+                        break;
+                    case ReadOutcome.TooLarge:
+                        // Reading stops; what follows is dropped until the client answers the close.
+                        await _session.OnMessageTooLargeAsync(_reader.Message, _maxMessageBytes);
+                        _reader.Release();
+                        break;
+                    case ReadOutcome.InvalidUtf8 when !_reader.LayerClosed:
+                        // Found by the reader: the gateway closes (1007), and reads on until the client answers.
+                        await _session.OnInvalidUtf8Async(_reader.Message, closeItself: true);
+                        _reader.Release();
+                        break;
+                    case ReadOutcome.InvalidUtf8:
+                        await _session.OnInvalidUtf8Async(_reader.Message);
+                        _reader.Release();
+                        await _writer.HoldForClientCloseAsync(stopping);
+                        return;
+                    case ReadOutcome.ProtocolError:
+                        await _session.OnProtocolErrorAsync(_reader.Message, _reader.ProtocolErrorReason);
+                        _reader.Release();
+                        await _writer.HoldForClientCloseAsync(stopping);
+                        return;
+                    case ReadOutcome.Closed:
+                        await _session.OnClientCloseAsync();
+                        return;
+                }
+            }
         }
         catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException or ChannelClosedException)
         {
@@ -60,45 +98,6 @@ internal sealed partial class IngestConnection : IDisposable
     {
         _writer.Dispose();
         _reader.Dispose();
-    }
-
-    private async Task ReadLoopAsync(CancellationToken stopping)
-    {
-        while (true)
-        {
-            // A client that does not read its acks is read no further until they go out.
-            await _session.WaitForAckRoomAsync();
-            switch (await _reader.ReadAsync())
-            {
-                case ReadOutcome.Message:
-                    await _session.OnMessageAsync(_reader.Message, _reader.IsBinary);
-                    _reader.Release();
-                    break;
-                case ReadOutcome.TooLarge:
-                    // Reading stops; what follows is dropped until the client answers the close.
-                    await _session.OnMessageTooLargeAsync(_reader.Message, _maxMessageBytes);
-                    _reader.Release();
-                    break;
-                case ReadOutcome.InvalidUtf8 when !_reader.LayerClosed:
-                    // Found by the reader: the gateway closes (1007), and reads on until the client answers.
-                    await _session.OnInvalidUtf8Async(_reader.Message, closeItself: true);
-                    _reader.Release();
-                    break;
-                case ReadOutcome.InvalidUtf8:
-                    await _session.OnInvalidUtf8Async(_reader.Message);
-                    _reader.Release();
-                    await _writer.HoldForClientCloseAsync(stopping);
-                    return;
-                case ReadOutcome.ProtocolError:
-                    await _session.OnProtocolErrorAsync(_reader.Message, _reader.ProtocolErrorReason);
-                    _reader.Release();
-                    await _writer.HoldForClientCloseAsync(stopping);
-                    return;
-                case ReadOutcome.Closed:
-                    await _session.OnClientCloseAsync();
-                    return;
-            }
-        }
     }
 
     private static partial class Log

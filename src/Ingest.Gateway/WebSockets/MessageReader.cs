@@ -41,7 +41,7 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
     /// <summary>The message of a <see cref="WebSocketException"/> the layer throws without one of its own.</summary>
     private static readonly string Utf8FailureMessage = new WebSocketException(WebSocketError.Faulted).Message;
 
-    private readonly byte[] _probe = new byte[1];
+    private byte[]? _probe; // one byte read past the size limit; made only when a message reaches it
     private bool _streaming;
 
     /// <summary>The message (or prefix) of the last read; valid until <see cref="Release"/>.</summary>
@@ -141,6 +141,7 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
 
                 // At the limit: the message is acceptable only if nothing but empty frames follows.
                 ValueWebSocketReceiveResult probe;
+                _probe ??= new byte[1];
                 _probe[0] = 0; // what a fault leaves here is the byte the layer rejected
                 try
                 {
