@@ -139,9 +139,17 @@ internal sealed class LoadClient : IAsyncDisposable
         }
         catch (TimeoutException)
         {
+            // The gateway did not answer the close in time (19,000 clients closing at once can do
+            // that): abort. A loop that still does not end is left to its cancelled token.
             await _stop.CancelAsync().ConfigureAwait(false);
             socket?.Abort();
-            await _connectionLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            try
+            {
+                await _connectionLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -188,7 +196,9 @@ internal sealed class LoadClient : IAsyncDisposable
                 _connected.TrySetResult();
                 await ReceiveLoopAsync(socket, token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or HttpRequestException)
+            // ObjectDisposedException: an aborted ClientWebSocket is disposed, and the receive loop's
+            // next receive (or a resend) after an abort throws it.
+            catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or HttpRequestException or ObjectDisposedException)
             {
                 if (token.IsCancellationRequested)
                 {
