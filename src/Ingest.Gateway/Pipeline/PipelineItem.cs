@@ -35,6 +35,9 @@ internal sealed class ItemSource(string connectionId)
 
     /// <summary>Used only by the producer's thread.</summary>
     public object? RecordCache { get; set; }
+
+    /// <summary>The connection's event rate bucket (<see cref="Limits.EventRateLimiter"/>); used only by its reader.</summary>
+    public Limits.TokenBucket? RateBucket { get; set; }
 }
 
 /// <summary>

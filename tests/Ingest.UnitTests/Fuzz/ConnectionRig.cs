@@ -118,7 +118,6 @@ internal sealed class ConnectionRig : IDisposable
 
     public void Dispose()
     {
-        _eventRate.Dispose();
         _shutdown.Dispose();
         _services.Dispose();
     }

@@ -129,7 +129,6 @@ internal sealed class SessionHarness : IDisposable
 
     public void Dispose()
     {
-        EventRate.Dispose();
         Shutdown.Dispose();
         _services.Dispose();
     }
