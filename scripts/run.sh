@@ -6,6 +6,17 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT/src/Ingest.Gateway"
+# The process environment every way of starting the gateway shares (deploy/gateway.env): KEY=value
+# lines; a preload library that is not installed is reported and left out.
+while IFS= read -r line || [[ -n "$line" ]]; do
+  [[ -z "${line//[[:space:]]/}" || "$line" == \#* ]] && continue
+  key=${line%%=*} value=${line#*=}
+  if [[ "$key" == LD_PRELOAD && ! -e "$value" ]]; then
+    echo "[ingest] deploy/gateway.env: $value is not installed; LD_PRELOAD left out" >&2
+    continue
+  fi
+  export "$key=$value"
+done < "$ROOT/deploy/gateway.env"
 # The connection limits follow the descriptor limit (docs/operations.md, "Limits"): use all we may.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # setup.sh built the gateway (Release) and proved that librdkafka loads.
