@@ -256,6 +256,9 @@ internal static class BenchRunner
         ["Ingest:Kafka:Topic"] = topic,
         ["Ingest:Kafka:DeadLetterTopic"] = topic + ".dlq",
         ["Serilog:MinimumLevel:Default"] = "Warning",
+        // Every client of the bench comes from one address: the per-address limit (1,000 by
+        // default, docs/operations.md "Limits") is not what is measured.
+        ["Ingest:Limits:MaxConnectionsPerAddress"] = "1000000",
     };
 
     private static async Task WaitForActiveConnectionsAsync(GatewayProcess gateway, long count, CancellationToken cancellationToken)
