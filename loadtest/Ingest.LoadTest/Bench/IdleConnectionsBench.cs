@@ -137,9 +137,11 @@ internal static class IdleConnectionsBench
             await WaitForConnectionsAsync(gateway, 0, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             (result.RssBeforeBytes, var settledBefore) = await SteadyResidentBytesAsync(gateway, cancellationToken).ConfigureAwait(false);
             result.GatewayDescriptorsBefore = DescriptorLimit.OpenBy(gateway.ProcessId);
-            await HoldAsync(options, gateway, "baseline", log, cancellationToken).ConfigureAwait(false);
             await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"baseline RSS {Mib(result.RssBeforeBytes)} MiB (steady after {settledBefore.TotalSeconds:0.0} s), {result.GatewayDescriptorsBefore:N0} descriptors; connecting {options.Connections:N0} clients, {options.ConnectParallelism} at a time...")).ConfigureAwait(false);
+                $"baseline RSS {Mib(result.RssBeforeBytes)} MiB (steady after {settledBefore.TotalSeconds:0.0} s), {result.GatewayDescriptorsBefore:N0} descriptors")).ConfigureAwait(false);
+            await HoldAsync(options, gateway, "baseline", log, cancellationToken).ConfigureAwait(false);
+            await log.WriteLineAsync($"connecting {options.Connections:N0} clients, {options.ConnectParallelism} at a time...").ConfigureAwait(false);
+            var gc0 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
 
             var idleStats = new LoadStats();
             var activeStats = new LoadStats();
@@ -182,7 +184,9 @@ internal static class IdleConnectionsBench
                     $"{options.Connections:N0} connected in {result.ConnectSeconds:0.0} s ({options.Connections / result.ConnectSeconds:N0}/s, {idleStats.ConnectFailures + activeStats.ConnectFailures} failed attempts retried); waiting for /stats to count them...")).ConfigureAwait(false);
                 await WaitForConnectionsAsync(gateway, options.Connections, TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
                 (result.RssIdleBytes, var settledIdle) = await SteadyResidentBytesAsync(gateway, cancellationToken).ConfigureAwait(false);
-                result.StatsConnectionsIdle = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).ConnectionsActive;
+                var gc1 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+                result.StatsConnectionsIdle = gc1.ConnectionsActive;
+                result.ConnectGc = (gc1.GcPauseMs - gc0.GcPauseMs, gc1.Gen2Collections - gc0.Gen2Collections);
                 result.GatewayDescriptorsIdle = DescriptorLimit.OpenBy(gateway.ProcessId);
                 result.HarnessDescriptorsIdle = DescriptorLimit.OpenNow();
                 await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -193,6 +197,7 @@ internal static class IdleConnectionsBench
                 // The active ones send, paced, while the others stay idle.
                 await log.WriteLineAsync($"{options.Active} connections send {options.EventsPerSecond} events/s each for {options.Seconds} s while {options.Connections - options.Active:N0} stay idle...").ConfigureAwait(false);
                 var landed0 = TopicWatermarks.CountAppended(cluster.BootstrapServers, topic, TimeSpan.FromSeconds(10));
+                var gc2 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
                 var lag = new LatencyHistogram();
                 var body = LoadDriver.Paced($"i{suffix}a", options.EventsPerSecond * options.Seconds, 1, TimeSpan.FromSeconds(1.0 / options.EventsPerSecond), lag);
                 var sending = Stopwatch.StartNew();
@@ -218,7 +223,9 @@ internal static class IdleConnectionsBench
                 result.ScheduleLag = lag.Summarize();
                 result.Landed = TopicWatermarks.CountAppended(cluster.BootstrapServers, topic, TimeSpan.FromSeconds(10)) - landed0;
                 result.RssActiveBytes = gateway.ResidentBytes;
-                result.StatsConnectionsAfter = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).ConnectionsActive;
+                var gc3 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+                result.StatsConnectionsAfter = gc3.ConnectionsActive;
+                result.ActiveGc = (gc3.GcPauseMs - gc2.GcPauseMs, gc3.Gen2Collections - gc2.Gen2Collections);
                 result.GatewayUp = Directory.Exists($"/proc/{gateway.ProcessId}") && await IsLiveAsync(gateway, cancellationToken).ConfigureAwait(false);
                 result.Reconnects = idleStats.Reconnects + activeStats.Reconnects;
                 result.ClientsOpenAfter = Volatile.Read(ref idleStats.ConnectionsOpen) + Volatile.Read(ref activeStats.ConnectionsOpen);
@@ -261,12 +268,14 @@ internal static class IdleConnectionsBench
         Row("connect time, s (connections/s)", Invariant($"{r.ConnectSeconds:0.0} ({(r.ConnectSeconds > 0 ? r.Connections / r.ConnectSeconds : 0):N0})"));
         Row("gateway RSS before / with idle connections, MiB", $"{Mib(r.RssBeforeBytes)} / {Mib(r.RssIdleBytes)}");
         Row("**RSS per idle connection, KB**", Invariant($"**{r.BytesPerIdleConnection / 1024:0.0}**"));
+        Row("gateway GC pauses while connecting, ms (gen2 collections)", Invariant($"{r.ConnectGc.PauseMs:N0} ({r.ConnectGc.Gen2})"));
         Row("gateway descriptors before / idle (limit)", Invariant($"{r.GatewayDescriptorsBefore:N0} / {r.GatewayDescriptorsIdle:N0} ({r.GatewayDescriptorLimit:N0})"));
         Row("harness descriptors idle (limit)", Invariant($"{r.HarnessDescriptorsIdle:N0} ({r.HarnessDescriptorLimit:N0})"));
         Row("active: events/s each x s", Invariant($"{r.EventsPerSecond} x {r.Seconds} ({r.Active * r.EventsPerSecond:N0} events/s in all)"));
         Row("active: sent / acked / errored / landed", Invariant($"{r.Sent:N0} / {r.Acked:N0} / {r.Errored:N0} / {r.Landed:N0}"));
         Row("**active: send-to-ack ms p50 / p90 / p99 / max**", Latency(r.AckLatency, bold: true));
         Row("active: harness schedule lag ms p50 / p90 / p99 / max", Latency(r.ScheduleLag, bold: false));
+        Row("active: gateway GC pauses, ms (gen2 collections)", Invariant($"{r.ActiveGc.PauseMs:N0} ({r.ActiveGc.Gen2})"));
         Row("gateway RSS after the active phase, MiB", Mib(r.RssActiveBytes));
         Row("gateway's /stats connections after / reconnects / gateway up", Invariant($"{r.StatsConnectionsAfter:N0} / {r.Reconnects} / {(r.GatewayUp ? "yes" : "no")}"));
         return text.ToString();
@@ -388,5 +397,7 @@ internal sealed class IdleBenchResult
     public long Landed { get; set; }
     public LatencySummary? AckLatency { get; set; }
     public LatencySummary? ScheduleLag { get; set; }
+    public (long PauseMs, int Gen2) ConnectGc { get; set; }
+    public (long PauseMs, int Gen2) ActiveGc { get; set; }
     public bool Passed { get; set; }
 }
