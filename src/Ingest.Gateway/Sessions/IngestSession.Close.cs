@@ -38,8 +38,10 @@ internal sealed partial class IngestSession
             return;
         }
 
-        var (state, duration) = _reading.Snapshot();
-        if (state is ReadGate.ReadState.InMessage or ReadGate.ReadState.StopAtBoundary && duration > _context.MessageTimeout)
+        // A message that arrived whole and waits for the gateway's room (memory, rate, a full
+        // channel while Kafka is slow) is backpressure, not a slow client: no timeout for it.
+        var (state, duration, whole) = _reading.Snapshot();
+        if (state is ReadGate.ReadState.InMessage or ReadGate.ReadState.StopAtBoundary && !whole && duration > _context.MessageTimeout)
         {
             Log.MessageTimedOut(_context.Logger, ConnectionId, _tracker.LastRegistered + 1, _context.MessageTimeout.TotalMilliseconds);
             _context.Metrics.MessageTimedOut();

@@ -69,6 +69,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
     /// </summary>
     public async ValueTask OnMessageAsync(ReadOnlyMemory<byte> message, bool binary)
     {
+        _reading.MessageWhole();
         var receivedAt = _context.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         _context.Metrics.MessageReceived(message.Length);
         var lease = MemoryLease.None;

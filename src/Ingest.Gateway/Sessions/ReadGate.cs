@@ -13,6 +13,7 @@ internal sealed class ReadGate(TimeProvider time)
     private CancellationTokenSource? _stoppedToken; // made only when a wait needs it
     private ReadState _state;
     private long _since = time.GetTimestamp(); // the current message's first chunk, or the last message's end
+    private bool _whole; // the current message has arrived whole and waits for room (memory, rate, the channel)
 
     /// <summary>Where reading stands.</summary>
     public enum ReadState
@@ -62,12 +63,24 @@ internal sealed class ReadGate(TimeProvider time)
         }
     }
 
-    /// <summary>The state, and how long it has lasted (the message's age, or the idle time).</summary>
-    public (ReadState State, TimeSpan For) Snapshot()
+    /// <summary>
+    /// The state, how long it has lasted (the message's age, or the idle time), and whether the
+    /// message being handled has arrived whole (then only the gateway's own backpressure holds it).
+    /// </summary>
+    public (ReadState State, TimeSpan For, bool Whole) Snapshot()
     {
         lock (_lock)
         {
-            return (_state, time.GetElapsedTime(_since));
+            return (_state, time.GetElapsedTime(_since), _whole);
+        }
+    }
+
+    /// <summary>The message being read has arrived whole; what remains is the gateway's to do.</summary>
+    public void MessageWhole()
+    {
+        lock (_lock)
+        {
+            _whole = true;
         }
     }
 
@@ -85,6 +98,7 @@ internal sealed class ReadGate(TimeProvider time)
             {
                 _state = ReadState.InMessage;
                 _since = time.GetTimestamp();
+                _whole = false;
             }
 
             return true;

@@ -298,6 +298,33 @@ public sealed class IngestSessionTests
     }
 
     [Fact]
+    public async Task MessageTimeout_ClosesAMessageStillArriving_NotAWholeOneWaitingForAFullChannel()
+    {
+        using var harness = new SessionHarness(o => (o.Channel.Capacity, o.WebSocket.MessageTimeoutMs) = (1, 1_000));
+        await harness.SendAsync(Valid); // fills the channel
+
+        // A whole message, its chunk read, waits for room in the channel (Kafka is slow): backpressure.
+        Assert.True(harness.Session.TryRead());
+        var waiting = harness.Session.OnMessageAsync(System.Text.Encoding.UTF8.GetBytes(Valid), binary: false).AsTask();
+        Assert.False(waiting.IsCompleted);
+        harness.Time.Advance(TimeSpan.FromSeconds(5));
+        harness.Session.CheckTimeouts();
+        Assert.False(harness.Session.Reading.IsStopped, "a whole message waiting for the channel timed out");
+
+        harness.TakeItem().Complete(error: null);
+        await waiting;
+        harness.TakeItem().Complete(error: null);
+
+        // A message whose first chunk came and whose end does not: closed 1008 after the timeout.
+        Assert.True(harness.Session.TryRead());
+        harness.Time.Advance(TimeSpan.FromSeconds(2));
+        harness.Session.CheckTimeouts();
+        Assert.True(harness.Session.Reading.IsStopped);
+        await harness.FlushUntilClosedAsync();
+        Assert.Equal((CloseCodes.PolicyViolation, "message not completed within 1000 ms"), harness.Closed);
+    }
+
+    [Fact]
     public async Task MessageTooLarge_DeadLettersThePrefixUntracked_FinalAckWithoutIt_Close1009()
     {
         using var harness = new SessionHarness();
