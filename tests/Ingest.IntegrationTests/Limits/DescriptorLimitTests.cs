@@ -18,6 +18,7 @@ namespace Ingest.IntegrationTests.Limits;
 public sealed partial class DescriptorLimitTests
 {
     private const int DescriptorLimit = 1024;
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task LowDescriptorLimit_FloodPastEveryLimit_ProcessStaysUp_RefusesTheExcess_ServesAConnectedClient_AndRecovers()
@@ -28,7 +29,7 @@ public sealed partial class DescriptorLimitTests
                 ["Ingest:Kafka:Embedded:Brokers"] = "1",
                 ["Ingest:Kafka:Embedded:Partitions"] = "2",
                 ["Ingest:Kafka:Embedded:DiscoveryFile"] = "",
-                ["Ingest:Limits:HandshakeTimeoutMs"] = "10000",
+                ["Ingest:Limits:HandshakeTimeoutMs"] = HandshakeTimeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture),
             },
             descriptorLimit: DescriptorLimit);
         await gateway.WaitUntilReadyAsync();
@@ -68,13 +69,16 @@ public sealed partial class DescriptorLimitTests
             silent.Add(await SilentConnection.OpenAsync(gateway.HttpUri.Port));
         }
 
-        // The excess is closed at once (well before the 10 s handshake timeout), the rest held.
+        // The excess is closed at once, the rest held until the 10 s handshake timeout. (On a loaded
+        // machine opening them all can take longer than that: the first ones may then have met the
+        // timeout already, which is not a refusal; only connections younger than it count.)
         await Poll.UntilAsync(
-            () => silent.Count(c => c.ClosedByServer) >= 200,
+            () => silent.Skip(http).All(c => c.ClosedByServer),
             "the connections past the limit to be refused",
             TimeSpan.FromSeconds(8),
-            () => $"{silent.Count(c => c.ClosedByServer)} of {silent.Count} closed, {http} to be held");
-        Assert.InRange(silent.Count(c => c.ClosedByServer), 200, 210);
+            () => $"{silent.Skip(http).Count(c => c.ClosedByServer)} of the {silent.Count - http} past the limit closed");
+        // Within the limit, a few slots may still be held by the refused WebSockets' connections.
+        Assert.InRange(silent.Take(http).Count(c => c.ClosedByServer && c.OpenFor < HandshakeTimeout), 0, 10);
 
         // Meanwhile the process is up and the connected client is served.
         for (var i = 1; i <= 5; i++)
@@ -132,6 +136,8 @@ public sealed partial class DescriptorLimitTests
     {
         private readonly Socket _socket;
         private readonly Task _closed;
+        private readonly long _opened = System.Diagnostics.Stopwatch.GetTimestamp();
+        private long _closedAt;
 
         private SilentConnection(Socket socket)
         {
@@ -140,6 +146,9 @@ public sealed partial class DescriptorLimitTests
         }
 
         public bool ClosedByServer => _closed.IsCompleted;
+
+        /// <summary>From the connect to the server's close (or to now while open).</summary>
+        public TimeSpan OpenFor => System.Diagnostics.Stopwatch.GetElapsedTime(_opened, ClosedByServer ? Volatile.Read(ref _closedAt) : System.Diagnostics.Stopwatch.GetTimestamp());
 
         public static async Task<SilentConnection> OpenAsync(int port)
         {
@@ -150,7 +159,7 @@ public sealed partial class DescriptorLimitTests
 
         public void Dispose() => _socket.Dispose();
 
-        private static async Task WaitForCloseAsync(Socket socket)
+        private async Task WaitForCloseAsync(Socket socket)
         {
             var buffer = new byte[16];
             try
@@ -163,6 +172,8 @@ public sealed partial class DescriptorLimitTests
             {
                 // Reset: closed all the same.
             }
+
+            Volatile.Write(ref _closedAt, System.Diagnostics.Stopwatch.GetTimestamp());
         }
     }
 }
