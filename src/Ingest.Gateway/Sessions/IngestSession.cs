@@ -19,10 +19,15 @@ internal sealed partial class IngestSession : IDeliveryTarget
     private readonly byte[]? _allowedClientId;
     private readonly AckTracker _tracker = new();
     private readonly EventParser _parser = new();
-    private readonly Channel<OutboundFrame> _outbound = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions
+    // Unbounded in effect (the outbound limit closes a connection long before), but a bounded
+    // channel's queue starts empty and grows with use, where an unbounded one holds a 32-slot
+    // segment (over a kilobyte) from the start: an idle connection's largest object of its own.
+    private readonly Channel<OutboundFrame> _outbound = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(int.MaxValue)
     {
         SingleReader = true,
+        SingleWriter = false,
         AllowSynchronousContinuations = false,
+        FullMode = BoundedChannelFullMode.Wait,
     });
     private readonly ReadGate _reading;
     private readonly Lock _gate = new();
