@@ -212,7 +212,7 @@ internal static class BenchRunner
         var pause0 = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs;
         var lag = new LatencyHistogram();
         var measure = await MeasureGatewayAsync(gateway, bootstrap, topic, options.Connections, new LoadClientOptions { Window = options.Window },
-            BenchLoads.PacedFromSchedule(runId, perClient, options.Batch, interval, lag), readStats: false, cancellationToken).ConfigureAwait(false);
+            LoadDriver.Paced(runId, perClient, options.Batch, interval, lag, latencyFromSchedule: true), readStats: false, cancellationToken).ConfigureAwait(false);
         var pauses = (await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false)).GcPauseMs - pause0;
         return new GatewayPaced(rate, measure, lag.Summarize(), pauses);
     }

@@ -128,8 +128,11 @@ internal static class LoadDriver
     /// A body that sends <paramref name="events"/> events, one message every
     /// <paramref name="interval"/>, on a fixed schedule (late messages go out at once, not pushed back).
     /// <paramref name="scheduleLag"/> records how late each message went out: the harness's own delay.
+    /// With <paramref name="latencyFromSchedule"/> a message's send-to-ack latency starts at its
+    /// scheduled time rather than when it went out, so that a harness or a window that held it back
+    /// counts (as the bench's raw producer counts its delivery latency from each event's schedule).
     /// </summary>
-    public static Func<int, LoadClient, CancellationToken, Task> Paced(string runId, int events, int batch, TimeSpan interval, LatencyHistogram? scheduleLag) =>
+    public static Func<int, LoadClient, CancellationToken, Task> Paced(string runId, int events, int batch, TimeSpan interval, LatencyHistogram? scheduleLag, bool latencyFromSchedule = false) =>
         async (index, client, token) =>
         {
             var start = Stopwatch.GetTimestamp();
@@ -150,7 +153,7 @@ internal static class LoadDriver
                 scheduleLag?.RecordSince(due, now);
                 var count = Math.Min(batch, events - n);
                 var payload = TestEvents.Message(runId, index, n, count, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), batch > 1);
-                await client.SendAsync(payload, count, TestEvents.Key(index, n), 0, token).ConfigureAwait(false);
+                await client.SendAsync(payload, count, TestEvents.Key(index, n), latencyFromSchedule ? due : 0, token).ConfigureAwait(false);
             }
         };
 }
