@@ -233,7 +233,20 @@ internal static class BenchRunner
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // let the warm-up's garbage settle before the baseline
         var before = gateway.ResidentBytes;
         var idleStats = new LoadStats();
-        var idle = await LoadDriver.ConnectAsync(gateway.WebSocketUri, options.IdleConnections, new LoadClientOptions(), idleStats, cancellationToken).ConfigureAwait(false);
+        // A client whose handshake is refused retries for ever: give the whole part a deadline.
+        using var connectDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connectDeadline.CancelAfter(IdleConnectTimeout);
+        LoadClient[] idle;
+        try
+        {
+            idle = await LoadDriver.ConnectAsync(gateway.WebSocketUri, options.IdleConnections, new LoadClientOptions(), idleStats, connectDeadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException(
+                $"{options.IdleConnections:N0} idle connections did not all connect within {IdleConnectTimeout.TotalMinutes:0} minutes: the gateway refused some (see its connection limits, docs/operations.md \"Limits\").");
+        }
+
         try
         {
             await WaitForActiveConnectionsAsync(gateway, options.IdleConnections, cancellationToken).ConfigureAwait(false);
@@ -249,6 +262,9 @@ internal static class BenchRunner
             await LoadDriver.DisposeAllAsync(idle).ConfigureAwait(false);
         }
     }
+
+    /// <summary>How long the memory part may take to open its idle connections.</summary>
+    private static readonly TimeSpan IdleConnectTimeout = TimeSpan.FromMinutes(3);
 
     private static Dictionary<string, string> GatewaySettings(string bootstrapServers, string topic) => new()
     {
