@@ -46,6 +46,25 @@ internal sealed class TestClient : IAsyncDisposable
         return new TestClient(socket);
     }
 
+    /// <summary>The HTTP status of a handshake (101 when it succeeded); a successful one is closed again at once.</summary>
+    public static async Task<System.Net.HttpStatusCode> HandshakeStatusAsync(Uri uri, Action<ClientWebSocketOptions>? configure = null)
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        configure?.Invoke(socket.Options);
+        try
+        {
+            await socket.ConnectAsync(uri, TestContext.Current.CancellationToken);
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "", TestContext.Current.CancellationToken);
+        }
+        catch (WebSocketException)
+        {
+            // Refused handshakes end here; the status code tells why.
+        }
+
+        return socket.HttpStatusCode;
+    }
+
     public IReadOnlyList<ServerFrame> Frames
     {
         get

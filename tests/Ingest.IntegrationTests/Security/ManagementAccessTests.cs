@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Net.WebSockets;
 using Ingest.Contracts;
 using Ingest.Testing;
 
@@ -37,9 +36,9 @@ public sealed class ManagementAccessTests
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(management, "/"));
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(management, "/ingest.js"));
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(management, "/stream"));
-        Assert.Equal(HttpStatusCode.NotFound, await HandshakeStatusAsync(new Uri($"ws://127.0.0.1:{port}/ws")));
+        Assert.Equal(HttpStatusCode.NotFound, await TestClient.HandshakeStatusAsync(new Uri($"ws://127.0.0.1:{port}/ws")));
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(gateway.Http, "/"));
-        Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(gateway.WebSocketUri));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri));
     }
 
     [Theory]
@@ -91,23 +90,6 @@ public sealed class ManagementAccessTests
         return response.StatusCode;
     }
 
-    /// <summary>The HTTP status of a handshake; a successful one is closed again at once.</summary>
-    private static async Task<HttpStatusCode> HandshakeStatusAsync(Uri uri)
-    {
-        using var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        try
-        {
-            await socket.ConnectAsync(uri, TestContext.Current.CancellationToken);
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "", TestContext.Current.CancellationToken);
-        }
-        catch (WebSocketException)
-        {
-            // Refused handshakes end here; the status code tells why.
-        }
-
-        return socket.HttpStatusCode;
-    }
 
     private static int FreePort()
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.WebSockets;
 using Ingest.Contracts;
 using Ingest.Testing;
 
@@ -131,8 +130,8 @@ public sealed class TokenTests
     {
         await using var gateway = await TestGateway.StartAsync(Settings(withApiKey: true));
 
-        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(new Uri($"{gateway.WebSocketUri}?access_token={token}")));
-        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Authorization", $"Bearer {token}")));
+        Assert.Equal(HttpStatusCode.Unauthorized, await TestClient.HandshakeStatusAsync(new Uri($"{gateway.WebSocketUri}?access_token={token}")));
+        Assert.Equal(HttpStatusCode.Unauthorized, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Authorization", $"Bearer {token}")));
         using var stream = await gateway.Http.GetAsync(new Uri($"/stream?access_token={token}", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
         Assert.True(stream.StatusCode == HttpStatusCode.Unauthorized, description);
         Assert.Contains("invalid_token", stream.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
@@ -156,9 +155,9 @@ public sealed class TokenTests
         await using var gateway = await TestGateway.StartAsync(Settings(withApiKey: true));
         var token = TestTokens.Mint(Kid, Key.Secret, DateTimeOffset.UtcNow.AddSeconds(-10)); // expired, but within the 30 s skew
 
-        Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(new Uri($"{gateway.WebSocketUri}?access_token=key-one")));
-        Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(new Uri($"{gateway.WebSocketUri}?access_token={token}")));
-        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(gateway.WebSocketUri));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, await TestClient.HandshakeStatusAsync(new Uri($"{gateway.WebSocketUri}?access_token=key-one")));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, await TestClient.HandshakeStatusAsync(new Uri($"{gateway.WebSocketUri}?access_token={token}")));
+        Assert.Equal(HttpStatusCode.Unauthorized, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri));
         Assert.Equal(HttpStatusCode.OK, await StreamStatusAsync(gateway, "?access_token=key-one"));
         Assert.Equal(HttpStatusCode.OK, await StreamStatusAsync(gateway, $"?access_token={token}"));
         Assert.Equal(HttpStatusCode.Unauthorized, await StreamStatusAsync(gateway, ""));
@@ -179,22 +178,4 @@ public sealed class TokenTests
         return response.StatusCode;
     }
 
-    /// <summary>The HTTP status of a handshake; a successful one is closed again at once.</summary>
-    private static async Task<HttpStatusCode> HandshakeStatusAsync(Uri uri, Action<ClientWebSocketOptions>? configure = null)
-    {
-        using var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        configure?.Invoke(socket.Options);
-        try
-        {
-            await socket.ConnectAsync(uri, TestContext.Current.CancellationToken);
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "", TestContext.Current.CancellationToken);
-        }
-        catch (WebSocketException)
-        {
-            // Refused handshakes end here; the status code tells why.
-        }
-
-        return socket.HttpStatusCode;
-    }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.WebSockets;
 using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.WebSockets;
@@ -18,9 +17,9 @@ public sealed class HandshakeTests
     {
         await using var gateway = await TestGateway.StartAsync(WithKeys);
 
-        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(gateway.WebSocketUri));
-        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Authorization", "Bearer wrong")));
-        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(new Uri(gateway.WebSocketUri + "?access_token=wrong")));
+        Assert.Equal(HttpStatusCode.Unauthorized, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri));
+        Assert.Equal(HttpStatusCode.Unauthorized, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Authorization", "Bearer wrong")));
+        Assert.Equal(HttpStatusCode.Unauthorized, await TestClient.HandshakeStatusAsync(new Uri(gateway.WebSocketUri + "?access_token=wrong")));
     }
 
     [Fact]
@@ -42,9 +41,9 @@ public sealed class HandshakeTests
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:AllowedOrigins:0"] = "https://app.example.com" });
 
-        Assert.Equal(HttpStatusCode.Forbidden, await HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Origin", "https://evil.example.com")));
-        Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Origin", "https://app.example.com")));
-        Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(gateway.WebSocketUri));
+        Assert.Equal(HttpStatusCode.Forbidden, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Origin", "https://evil.example.com")));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri, o => o.SetRequestHeader("Origin", "https://app.example.com")));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri));
     }
 
     [Fact]
@@ -54,12 +53,12 @@ public sealed class HandshakeTests
         await using var first = await TestClient.ConnectAsync(gateway.WebSocketUri);
         var second = await TestClient.ConnectAsync(gateway.WebSocketUri);
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await HandshakeStatusAsync(gateway.WebSocketUri));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri));
 
         await second.CloseAsync();
         await second.DisposeAsync();
         await Poll.UntilAsync(() => gateway.Metrics.Snapshot(0, 0).ConnectionsActive == 1, "the one connection to be counted");
-        Assert.Equal(HttpStatusCode.SwitchingProtocols, await HandshakeStatusAsync(gateway.WebSocketUri));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, await TestClient.HandshakeStatusAsync(gateway.WebSocketUri));
     }
 
     [Fact]
@@ -72,22 +71,4 @@ public sealed class HandshakeTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
-    /// <summary>The HTTP status of a handshake; a successful one is closed again at once.</summary>
-    private static async Task<HttpStatusCode> HandshakeStatusAsync(Uri uri, Action<ClientWebSocketOptions>? configure = null)
-    {
-        using var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        configure?.Invoke(socket.Options);
-        try
-        {
-            await socket.ConnectAsync(uri, TestContext.Current.CancellationToken);
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "", TestContext.Current.CancellationToken);
-        }
-        catch (WebSocketException)
-        {
-            // Refused handshakes end here; the status code tells why.
-        }
-
-        return socket.HttpStatusCode;
-    }
 }
