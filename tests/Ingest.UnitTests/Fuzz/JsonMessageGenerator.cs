@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Ingest.UnitTests.Validation;
 
 namespace Ingest.UnitTests.Fuzz;
 
@@ -181,46 +182,8 @@ internal sealed class JsonMessageGenerator(FuzzRandom random, string? preferredC
         return builder.ToString();
     }
 
-    /// <summary>A JSON string literal whose characters are written raw or escaped at random.</summary>
-    public string JsonString(string value, bool escape = true)
-    {
-        var builder = new StringBuilder(value.Length + 2).Append('"');
-        foreach (var rune in value.EnumerateRunes())
-        {
-            var mustEscape = rune.Value < 0x20 || rune.Value == '"' || rune.Value == '\\';
-            if (!mustEscape && (!escape || random.Next(5) != 0))
-            {
-                builder.Append(rune.ToString());
-                continue;
-            }
-
-            var shortEscape = rune.Value switch
-            {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '/' => "\\/",
-                '\b' => "\\b",
-                '\f' => "\\f",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                _ => null,
-            };
-            if (shortEscape is not null && random.Percent(50))
-            {
-                builder.Append(shortEscape);
-                continue;
-            }
-
-            var upper = random.Percent(50);
-            foreach (var unit in rune.ToString())
-            {
-                builder.Append("\\u").Append(((int)unit).ToString(upper ? "X4" : "x4", CultureInfo.InvariantCulture));
-            }
-        }
-
-        return builder.Append('"').ToString();
-    }
+    /// <summary>A JSON string literal whose characters are written raw or (with <paramref name="escape"/>) escaped at random.</summary>
+    public string JsonString(string value, bool escape = true) => JsonLiteral.Of(value, random.Next, escape ? 5 : 0);
 
     private static GeneratedMessage Text(string json, string shape) => new(Encoding.UTF8.GetBytes(json), Binary: false, shape);
 

@@ -396,45 +396,7 @@ public sealed class EventParserPropertyTests
         }
 
         /// <summary>A JSON string literal whose characters are written raw or escaped at random.</summary>
-        private string JsonString(string value)
-        {
-            var builder = new StringBuilder("\"");
-            foreach (var rune in value.EnumerateRunes())
-            {
-                var mustEscape = rune.Value < 0x20 || rune.Value == '"' || rune.Value == '\\';
-                if (!mustEscape && random.Next(4) != 0)
-                {
-                    builder.Append(rune.ToString());
-                    continue;
-                }
-
-                var shortEscape = rune.Value switch
-                {
-                    '"' => "\\\"",
-                    '\\' => "\\\\",
-                    '/' => "\\/",
-                    '\b' => "\\b",
-                    '\f' => "\\f",
-                    '\n' => "\\n",
-                    '\r' => "\\r",
-                    '\t' => "\\t",
-                    _ => null,
-                };
-                if (shortEscape is not null && random.Next(2) == 0)
-                {
-                    builder.Append(shortEscape);
-                    continue;
-                }
-
-                var upper = random.Next(2) == 0;
-                foreach (var unit in rune.ToString())
-                {
-                    builder.Append("\\u").Append(((int)unit).ToString(upper ? "X4" : "x4", CultureInfo.InvariantCulture));
-                }
-            }
-
-            return builder.Append('"').ToString();
-        }
+        private string JsonString(string value) => JsonLiteral.Of(value, random.Next, escapeOneIn: 4);
 
         private static void Append(List<byte> bytes, string text) => bytes.AddRange(Encoding.UTF8.GetBytes(text));
     }
