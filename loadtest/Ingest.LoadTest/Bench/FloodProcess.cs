@@ -26,22 +26,7 @@ internal sealed class FloodProcess : IAsyncDisposable
     /// <summary>Starts the flood and returns once every bad client has connected (or was refused).</summary>
     public static async Task<FloodProcess> StartAsync(Uri uri, int connections, int seconds, bool once, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(FloodProcess).Assembly.Location);
-        }
-
-        foreach (var argument in new[] { "abuse", "--flood-url", uri.ToString(), "--garbage-connections", Invariant(connections), "--seconds", Invariant(seconds) })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
+        var start = HarnessProcess.StartInfo("abuse", "--flood-url", uri.ToString(), "--garbage-connections", Invariant(connections), "--seconds", Invariant(seconds));
         if (once)
         {
             start.ArgumentList.Add("--once");

@@ -26,21 +26,8 @@ internal sealed class RawProducerProcess : IAsyncDisposable
     /// <summary>Starts the process; its producer connects to <paramref name="bootstrapServers"/> and keys events by <paramref name="clients"/> client ids.</summary>
     public static RawProducerProcess Start(string bootstrapServers, int clients)
     {
-        var harness = typeof(RawProducerProcess).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(harness)!,
-        };
-        start.ArgumentList.Add(harness);
-        start.ArgumentList.Add("raw-producer");
-        start.ArgumentList.Add("--bootstrap");
-        start.ArgumentList.Add(bootstrapServers);
-        start.ArgumentList.Add("--clients");
-        start.ArgumentList.Add(clients.ToString(CultureInfo.InvariantCulture));
+        var start = HarnessProcess.StartInfo("raw-producer", "--bootstrap", bootstrapServers, "--clients", clients.ToString(CultureInfo.InvariantCulture));
+        start.RedirectStandardError = true;
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the raw producer process.");
         process.ErrorDataReceived += (_, e) =>
         {
