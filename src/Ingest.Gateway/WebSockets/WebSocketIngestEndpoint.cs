@@ -48,12 +48,12 @@ internal sealed partial class WebSocketIngestEndpoint(
         switch (registry.TryAdd(address))
         {
             case Admit.Full:
-                metrics.ConnectionRefused();
+                metrics.ConnectionRefused("too_many_connections");
                 context.Response.Headers.RetryAfter = "5";
                 await access.RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "too_many_connections", "the gateway is at its connection limit");
                 return;
             case Admit.AddressFull:
-                metrics.ConnectionRefused();
+                metrics.ConnectionRefused("too_many_connections_from_address");
                 context.Response.Headers.RetryAfter = "5";
                 await access.RejectAsync(context, StatusCodes.Status429TooManyRequests, "too_many_connections_from_address", $"at most {registry.PerAddressLimit} connections from one address");
                 return;
@@ -71,8 +71,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             });
             metrics.ConnectionOpened();
             opened = true;
-            using var activity = IngestMetrics.ActivitySource.StartActivity("ingest.connection");
-            activity?.SetTag("ingest.connection.id", context.Connection.Id);
+            using var activity = ConnectionTrace.Start(session, context.Connection.Id);
             Log.ConnectionOpened(logger, context.Connection.Id, address?.ToString());
             using var connection = new IngestConnection(socket, session, sessions);
             try
@@ -81,6 +80,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             }
             finally
             {
+                ConnectionTrace.End(activity, session);
                 Log.ConnectionClosed(logger, context.Connection.Id, socket.CloseStatus);
             }
         }
@@ -91,7 +91,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             registry.Remove(address);
             if (opened)
             {
-                metrics.ConnectionClosed();
+                metrics.ConnectionClosed(session.CloseCode);
             }
         }
     }
