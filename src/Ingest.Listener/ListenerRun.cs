@@ -20,7 +20,7 @@ internal static class ListenerRun
         ListenerHooks? hooks = null,
         TimeProvider? time = null)
     {
-        var formatter = options.Quiet ? null : new EventFormatter(options.Format, options.ShowHeaders, options.DeadLetter, console.Colour);
+        var formatter = options.Quiet ? null : new EventFormatter(options.Format, options.ShowHeaders, options.DeadLetter, console.Colour, options.ShowTrace);
         var verifier = options.Verify ? new EventVerifier() : null;
         // The status line is for people watching events go by: never in quiet mode.
         var status = console.LiveStatus && !options.Quiet ? new StatusLine() : null;
