@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Ingest.Contracts;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
 using Ingest.Gateway.Validation;
 
@@ -38,13 +39,14 @@ internal sealed partial class IngestSession : IDeliveryTarget
     /// <param name="context">What every session shares.</param>
     /// <param name="connectionId">The connection's id, written to its records.</param>
     /// <param name="allowedClientId">The only <c>clientId</c> this connection's token allows, or null for any.</param>
-    public IngestSession(SessionContext context, string connectionId, string? allowedClientId = null)
+    /// <param name="addressRejects">The allowance of rejected messages the connection's address shares, or null for none.</param>
+    public IngestSession(SessionContext context, string connectionId, string? allowedClientId = null, AddressRejects? addressRejects = null)
     {
         _context = context;
         _source = new ItemSource(connectionId);
         _allowedClientId = allowedClientId is null ? null : System.Text.Encoding.UTF8.GetBytes(allowedClientId);
         _reading = new ReadGate(context.TimeProvider);
-        _rejects = context.NewRejectBudget();
+        _rejects = context.NewRejectBudget(addressRejects);
     }
 
     public string ConnectionId => _source.ConnectionId;
@@ -196,11 +198,12 @@ internal sealed partial class IngestSession : IDeliveryTarget
         _context.Metrics.MessageRejected();
         var sequence = _tracker.Register(parts: _context.DeadLetters ? 2 : 1);
         Send(OutboundFrame.Frame(ServerFrames.Error(sequence, code, detail), answers: sequence));
-        if (!_rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp()))
+        var spent = _rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp());
+        if (spent != RejectAllowance.Left)
         {
-            var limits = _context.RejectLimits;
-            Log.TooManyRejected(_context.Logger, ConnectionId, sequence, limits.Burst, limits.PerSecond);
-            _reading.Stop(); // what follows is dropped, never acked
+            var (burst, perSecond) = spent == RejectAllowance.Connection ? _context.RejectLimits : _context.AddressRejectLimits;
+            Log.TooManyRejected(_context.Logger, ConnectionId, sequence, spent == RejectAllowance.Connection ? "connection" : "address", burst, perSecond);
+            _reading.Shut(); // what follows is never read, never acked
             _ = CloseAsync(CloseCodes.PolicyViolation, "too many rejected messages", draining: false);
         }
 

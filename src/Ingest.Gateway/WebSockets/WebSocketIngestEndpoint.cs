@@ -45,7 +45,7 @@ internal sealed partial class WebSocketIngestEndpoint(
         }
 
         var address = context.Connection.RemoteIpAddress;
-        switch (registry.TryAdd(address))
+        switch (registry.TryAdd(address, out var addressRejects))
         {
             case Admit.Full:
                 metrics.ConnectionRefused();
@@ -59,7 +59,7 @@ internal sealed partial class WebSocketIngestEndpoint(
                 return;
         }
 
-        var session = new IngestSession(sessions, context.Connection.Id, admission.ClientId);
+        var session = new IngestSession(sessions, context.Connection.Id, admission.ClientId, addressRejects);
         registry.Track(session);
         var opened = false;
         try
