@@ -109,15 +109,28 @@ internal static class PrometheusText
         return new Sample(name, labels, value, timestamp);
     }
 
-    /// <summary>A sample value: a float, <c>NaN</c>, <c>+Inf</c> or <c>-Inf</c> (Go's ParseFloat spellings).</summary>
-    internal static double ParseValue(string token) => token switch
+    /// <summary>
+    /// A sample value: a float, or <c>NaN</c>, <c>+Inf</c>, <c>-Inf</c> in any case and with
+    /// <c>Infinity</c> spelled out, as Go's ParseFloat (which Prometheus uses) reads them.
+    /// </summary>
+    internal static double ParseValue(string token)
     {
-        "+Inf" or "Inf" or "+inf" or "inf" => double.PositiveInfinity,
-        "-Inf" or "-inf" => double.NegativeInfinity,
-        "NaN" or "nan" => double.NaN,
-        _ when double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) => value,
-        _ => throw new FormatException($"'{token}' is not a number"),
-    };
+        var sign = token.Length > 0 && token[0] is '+' or '-' ? token[0] : '+';
+        var word = token.TrimStart('+', '-');
+        if (word.Equals("Inf", StringComparison.OrdinalIgnoreCase) || word.Equals("Infinity", StringComparison.OrdinalIgnoreCase))
+        {
+            return sign == '-' ? double.NegativeInfinity : double.PositiveInfinity;
+        }
+
+        if (token.Equals("NaN", StringComparison.OrdinalIgnoreCase))
+        {
+            return double.NaN;
+        }
+
+        return double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new FormatException($"'{token}' is not a number");
+    }
 
     private static void ParseComment(string line, Dictionary<string, MetricFamily> families, List<string> order)
     {

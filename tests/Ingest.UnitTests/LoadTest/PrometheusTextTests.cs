@@ -159,11 +159,20 @@ public sealed class PrometheusTextTests
     [Theory]
     [InlineData("+Inf", double.PositiveInfinity)]
     [InlineData("-Inf", double.NegativeInfinity)]
+    [InlineData("Inf", double.PositiveInfinity)]
+    [InlineData("+infinity", double.PositiveInfinity)]
+    [InlineData("-inf", double.NegativeInfinity)]
     [InlineData("1e-3", 0.001)]
     [InlineData("-2.5", -2.5)]
     [InlineData("17", 17)]
     public void ParseValue_ReadsGoFloatSpellings(string token, double expected) =>
         Assert.Equal(expected, PrometheusText.ParseValue(token));
+
+    [Theory]
+    [InlineData("NaN")]
+    [InlineData("Nan")]
+    [InlineData("nan")]
+    public void ParseValue_NaN_InAnyCase(string token) => Assert.True(double.IsNaN(PrometheusText.ParseValue(token)));
 
     [Fact]
     public void MetricsUrlFor_TheSameHostAndPort_HttpForWs_HttpsForWss()
