@@ -7,9 +7,9 @@ public static class GatewayApp
 {
     /// <param name="args">The command line.</param>
     /// <param name="configure">
-    /// Runs before the gateway's services are added, so that configuration it adds (tests add
-    /// theirs in memory) is seen by everything that reads configuration while registering
-    /// (telemetry decides there which signals to export).
+    /// Runs before the gateway is added, so that what it adds (configuration, typically) is seen by
+    /// everything the gateway reads while it is set up: the logger's sinks and levels, the host's
+    /// shutdown timeout, the telemetry exporters.
     /// </param>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {

@@ -81,4 +81,20 @@ public sealed class LimitsOptions
     /// </summary>
     [Range(0, 100_000_000)]
     public int InvalidMessageBurst { get; set; } = 100;
+
+    /// <summary>
+    /// Rejected messages all connections from one client address may send per second together, as
+    /// a token bucket that outlives the connections: past it the connection that sent the rejected
+    /// message is closed with 1008, after a final ack, and so is the next one from that address to
+    /// send one before the bucket refills. Defaults to 100.
+    /// </summary>
+    [Range(0.001, 1_000_000)]
+    public double InvalidMessagesPerSecondPerAddress { get; set; } = 100;
+
+    /// <summary>
+    /// The address's bucket size: rejected messages its connections may send at once. Defaults to
+    /// 1000; 0 turns the limit off.
+    /// </summary>
+    [Range(0, 100_000_000)]
+    public int InvalidMessageBurstPerAddress { get; set; } = 1_000;
 }

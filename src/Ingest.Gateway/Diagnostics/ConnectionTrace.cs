@@ -39,8 +39,9 @@ internal static class ConnectionTrace
         }
 
         activity.SetTag("ingest.messages", session.MessagesReceived);
-        activity.SetTag("ingest.close_code", session.CloseCode);
-        if (session.CloseCode == Contracts.CloseCodes.InternalError)
+        var closed = session.Closed;
+        activity.SetTag("ingest.close_code", closed?.Status);
+        if (closed?.Status == Contracts.CloseCodes.InternalError)
         {
             activity.SetStatus(ActivityStatusCode.Error, "closed with 1011: not every message was resolved");
         }

@@ -41,7 +41,7 @@ internal sealed class EventRateLimiter(IOptions<IngestOptions> options, TimeProv
     }
 }
 
-/// <summary>One connection's tokens; used by its reader only.</summary>
+/// <summary>A token bucket; not thread-safe (one connection's reader uses it, or its owner locks).</summary>
 internal sealed class TokenBucket(int tokens)
 {
     private double _tokens = tokens;
@@ -50,11 +50,7 @@ internal sealed class TokenBucket(int tokens)
     /// <summary>Refills by the time since the last call, then takes <paramref name="permits"/> if they are there.</summary>
     public bool TryTake(int permits, double perSecond, int burst, long timestamp, TimeProvider time)
     {
-        if (_refilledAt != 0)
-        {
-            _tokens = Math.Min(burst, _tokens + (time.GetElapsedTime(_refilledAt, timestamp).TotalSeconds * perSecond));
-        }
-
+        _tokens = Available(perSecond, burst, timestamp, time);
         _refilledAt = timestamp;
         if (_tokens < permits)
         {
@@ -64,6 +60,10 @@ internal sealed class TokenBucket(int tokens)
         _tokens -= permits;
         return true;
     }
+
+    /// <summary>The tokens there would be at <paramref name="timestamp"/>, taking none.</summary>
+    public double Available(double perSecond, int burst, long timestamp, TimeProvider time) =>
+        _refilledAt == 0 ? _tokens : Math.Min(burst, _tokens + (time.GetElapsedTime(_refilledAt, timestamp).TotalSeconds * perSecond));
 
     /// <summary>How long until <paramref name="permits"/> tokens are there (at least a millisecond).</summary>
     public TimeSpan TimeUntil(int permits, double perSecond) =>

@@ -5,14 +5,6 @@ namespace Ingest.Gateway.Sessions;
 /// <summary>The session's close sequences: client close, shutdown drain, timeouts, lost connections.</summary>
 internal sealed partial class IngestSession
 {
-    private int _closeCode; // 0 until a close frame is queued or the WebSocket layer closed with a code
-
-    /// <summary>
-    /// The close code the connection ended with on the gateway's side: its close frame, or the
-    /// WebSocket layer's (1002, 1007); null when it ended without one (the client vanished).
-    /// </summary>
-    public int? CloseCode => Volatile.Read(ref _closeCode) is var code and not 0 ? code : null;
-
     /// <summary>The client sent its close frame: final ack for everything read, then close 1000.</summary>
     public Task OnClientCloseAsync()
     {
@@ -103,8 +95,8 @@ internal sealed partial class IngestSession
             }
         }
 
+        Volatile.Write(ref _closed, new SessionClose(status, description));
         Send(OutboundFrame.FinalAck);
-        Volatile.Write(ref _closeCode, status);
         Send(OutboundFrame.Close(status, description));
         _outbound.Writer.TryComplete();
     }
@@ -133,3 +125,6 @@ internal sealed partial class IngestSession
         }
     }
 }
+
+/// <summary>The close frame a session sent (or the WebSocket layer sent for it): code and reason.</summary>
+internal sealed record SessionClose(int Status, string Reason);

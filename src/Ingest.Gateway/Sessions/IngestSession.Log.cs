@@ -21,8 +21,8 @@ internal sealed partial class IngestSession
         [LoggerMessage(EventIds.OutboundLimit, LogLevel.Information, "Connection {ConnectionId}: {Bytes} bytes of frames unread, over the {Limit}-byte limit; closing with 1008")]
         public static partial void OutboundLimit(ILogger logger, string connectionId, long bytes, int limit);
 
-        [LoggerMessage(EventIds.TooManyRejected, LogLevel.Information, "Connection {ConnectionId}: message {Sequence} was rejected past the allowance of {Burst} at once or {PerSecond}/s; closing with 1008")]
-        public static partial void TooManyRejected(ILogger logger, string connectionId, long sequence, int burst, double perSecond);
+        [LoggerMessage(EventIds.TooManyRejected, LogLevel.Information, "Connection {ConnectionId}: message {Sequence} was rejected past the {Allowance}'s allowance of {Burst} at once or {PerSecond}/s; closing with 1008")]
+        public static partial void TooManyRejected(ILogger logger, string connectionId, long sequence, string allowance, int burst, double perSecond);
 
         [LoggerMessage(EventIds.DeadLetterFailed, LogLevel.Warning, "Connection {ConnectionId}: the dead letter of message {Sequence} ({Code}) found no memory in the queue budget within {WaitMs} ms and was not written")]
         public static partial void DeadLetterNotQueued(ILogger logger, string connectionId, long sequence, string code, double waitMs);

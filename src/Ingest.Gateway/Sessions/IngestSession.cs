@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Ingest.Contracts;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
 using Ingest.Gateway.Validation;
 
@@ -34,18 +35,21 @@ internal sealed partial class IngestSession : IDeliveryTarget
 
     private RejectBudget _rejects; // the reader's only
     private long _readAt; // when the message being handled was read (a TimeProvider timestamp); the reader's only
+    private long _eventsReceived; // the reader's only
     private Task? _closing; // set once, under _gate
+    private SessionClose? _closed; // set once, when the close is decided
 
     /// <param name="context">What every session shares.</param>
     /// <param name="connectionId">The connection's id, written to its records.</param>
     /// <param name="allowedClientId">The only <c>clientId</c> this connection's token allows, or null for any.</param>
-    public IngestSession(SessionContext context, string connectionId, string? allowedClientId = null)
+    /// <param name="addressRejects">The allowance of rejected messages the connection's address shares, or null for none.</param>
+    public IngestSession(SessionContext context, string connectionId, string? allowedClientId = null, AddressRejects? addressRejects = null)
     {
         _context = context;
         _source = new ItemSource(connectionId);
         _allowedClientId = allowedClientId is null ? null : System.Text.Encoding.UTF8.GetBytes(allowedClientId);
         _reading = new ReadGate(context.TimeProvider);
-        _rejects = context.NewRejectBudget();
+        _rejects = context.NewRejectBudget(addressRejects);
     }
 
     public string ConnectionId => _source.ConnectionId;
@@ -55,6 +59,12 @@ internal sealed partial class IngestSession : IDeliveryTarget
 
     /// <summary>Messages numbered so far (every data message counts, valid or not).</summary>
     public long MessagesReceived => _tracker.LastRegistered;
+
+    /// <summary>Events of valid messages queued for Kafka so far.</summary>
+    public long EventsReceived => Volatile.Read(ref _eventsReceived);
+
+    /// <summary>How the gateway closed the connection (or the WebSocket layer for it); null while it has not, or when the client vanished.</summary>
+    public SessionClose? Closed => Volatile.Read(ref _closed);
 
     /// <summary>Where reading stands; the reader asks it before and while it reads.</summary>
     public ReadGate Reading => _reading;
@@ -104,6 +114,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
             }
 
             var slices = _parser.Events;
+            Volatile.Write(ref _eventsReceived, _eventsReceived + slices.Count);
             var events = new EventRecord[slices.Count];
             var span = message.Span;
             for (var i = 0; i < events.Length; i++)
@@ -158,7 +169,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
         const string Detail = "the text message is not valid UTF-8 (RFC 6455 section 8.1); the connection was closed with 1007";
         if (!closeItself)
         {
-            await OnBrokenMessageAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail);
+            await OnBrokenMessageAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail, new SessionClose(CloseCodes.InvalidPayload, "text that is not UTF-8"));
             return;
         }
 
@@ -178,17 +189,17 @@ internal sealed partial class IngestSession : IDeliveryTarget
     {
         var sequence = _tracker.LastRegistered + 1;
         Log.ProtocolError(_context.Logger, ConnectionId, sequence, reason);
-        return OnBrokenMessageAsync(received, sequence, ErrorCodes.ProtocolError, $"the client broke the WebSocket protocol (RFC 6455) in this message ({reason}); the connection was closed with 1002");
+        return OnBrokenMessageAsync(received, sequence, ErrorCodes.ProtocolError, $"the client broke the WebSocket protocol (RFC 6455) in this message ({reason}); the connection was closed with 1002", new SessionClose(CloseCodes.ProtocolError, reason));
     }
 
-    private async Task OnBrokenMessageAsync(ReadOnlyMemory<byte> received, long sequence, string code, string detail)
+    /// <summary>What was received goes to the dead-letter topic; the WebSocket layer closed with <paramref name="closed"/>.</summary>
+    private async Task OnBrokenMessageAsync(ReadOnlyMemory<byte> received, long sequence, string code, string detail, SessionClose closed)
     {
         _context.Metrics.MessageArrived(received.Length);
         _context.Metrics.MessageRejected(code);
-        // The WebSocket layer closed the connection itself, with the code that goes with the error.
-        _closeCode = code == ErrorCodes.InvalidUtf8 ? CloseCodes.InvalidPayload : CloseCodes.ProtocolError;
         _reading.Stop();
         await DeadLetterUntrackedAsync(received, sequence, code, detail);
+        Volatile.Write(ref _closed, closed);
         Finish();
     }
 
@@ -202,11 +213,12 @@ internal sealed partial class IngestSession : IDeliveryTarget
         _context.Metrics.MessageRejected(code);
         var sequence = _tracker.Register(parts: _context.DeadLetters ? 2 : 1, receivedAt: _readAt);
         Send(OutboundFrame.Frame(ServerFrames.Error(sequence, code, detail), answers: sequence));
-        if (!_rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp()))
+        var spent = _rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp());
+        if (spent != RejectAllowance.Left)
         {
-            var limits = _context.RejectLimits;
-            Log.TooManyRejected(_context.Logger, ConnectionId, sequence, limits.Burst, limits.PerSecond);
-            _reading.Stop(); // what follows is dropped, never acked
+            var (burst, perSecond) = spent == RejectAllowance.Connection ? _context.RejectLimits : _context.AddressRejectLimits;
+            Log.TooManyRejected(_context.Logger, ConnectionId, sequence, spent == RejectAllowance.Connection ? "connection" : "address", burst, perSecond);
+            _reading.Shut(); // what follows is never read, never acked
             _ = CloseAsync(CloseCodes.PolicyViolation, "too many rejected messages", draining: false);
         }
 

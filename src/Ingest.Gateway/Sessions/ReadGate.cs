@@ -14,6 +14,7 @@ internal sealed class ReadGate(TimeProvider time)
     private ReadState _state;
     private long _since = time.GetTimestamp(); // the current message's first chunk, or the last message's end
     private bool _whole; // the current message has arrived whole and waits for room (memory, rate, the channel)
+    private bool _shut; // not even the client's close frame is read
 
     /// <summary>Where reading stands.</summary>
     public enum ReadState
@@ -41,6 +42,21 @@ internal sealed class ReadGate(TimeProvider time)
             lock (_lock)
             {
                 return _state == ReadState.Stopped;
+            }
+        }
+    }
+
+    /// <summary>
+    /// True once reading has stopped for good (<see cref="Shut"/>): the client's close frame is not
+    /// waited for either.
+    /// </summary>
+    public bool IsShut
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _shut;
             }
         }
     }
@@ -136,6 +152,21 @@ internal sealed class ReadGate(TimeProvider time)
                 _state = ReadState.StopAtBoundary;
                 return;
             }
+        }
+
+        Stop();
+    }
+
+    /// <summary>
+    /// Stops now, and reads nothing more at all, not even the client's answer to the close: for a
+    /// client closed for abuse, whose flood would otherwise be read (and dropped) for the close
+    /// handshake's time. Unread, its data waits in TCP's buffers, and TCP stops it.
+    /// </summary>
+    public void Shut()
+    {
+        lock (_lock)
+        {
+            _shut = true;
         }
 
         Stop();

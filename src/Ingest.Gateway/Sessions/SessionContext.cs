@@ -61,8 +61,12 @@ internal sealed class SessionContext(
     /// <summary>The allowance of rejected messages per connection (for the log).</summary>
     public (int Burst, double PerSecond) RejectLimits => (_invalidBurst, _invalidPerSecond);
 
-    /// <summary>A new connection's allowance of rejected messages.</summary>
-    public RejectBudget NewRejectBudget() => new(_invalidPerSecond, _invalidBurst);
+    /// <summary>The allowance of rejected messages per address (for the log).</summary>
+    public (int Burst, double PerSecond) AddressRejectLimits { get; } =
+        (options.Value.Limits.InvalidMessageBurstPerAddress, options.Value.Limits.InvalidMessagesPerSecondPerAddress);
+
+    /// <summary>A new connection's allowance of rejected messages, drawing also on its address's (null: none).</summary>
+    public RejectBudget NewRejectBudget(AddressRejects? address) => new(_invalidPerSecond, _invalidBurst, address);
 
     /// <summary>Whether rejected messages are written to the dead-letter topic.</summary>
     public bool DeadLetters { get; } = !string.IsNullOrEmpty(options.Value.Kafka.DeadLetterTopic);

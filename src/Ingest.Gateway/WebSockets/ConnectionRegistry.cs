@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Lifecycle;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Sessions;
 using Microsoft.Extensions.Options;
 
@@ -20,14 +21,27 @@ internal enum Admit
 }
 
 /// <summary>
-/// Counts open connections against the gateway's and each address's limit, knows the open
-/// sessions (for the timeout sweep), and knows when the last one has closed.
+/// Counts open connections against the gateway's and each address's limit, holds each address's
+/// shared allowance of rejected messages (<see cref="AddressRejects"/>), knows the open sessions
+/// (for the timeout sweep), and knows when the last one has closed.
 /// </summary>
-internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<IngestOptions> options, ShutdownBudget shutdown)
+/// <remarks>
+/// An address's entry lives while it has connections, and after its last one closes for as long
+/// as its allowance of rejections is refilling (a client closed for abuse that reconnects finds
+/// it spent), up to <see cref="MaxRemembered"/> such addresses; <see cref="Forget"/>, called by
+/// the sweep once a second, drops those that have refilled.
+/// </remarks>
+internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<IngestOptions> options, ShutdownBudget shutdown, TimeProvider time)
 {
+    /// <summary>Addresses without connections whose spent allowance is remembered (at most 300 bytes each: docs/operations.md).</summary>
+    public const int MaxRemembered = 100_000;
+
     private readonly int _limit = limits.WebSockets;
+    private readonly double _rejectsPerSecond = options.Value.Limits.InvalidMessagesPerSecondPerAddress;
+    private readonly int _rejectBurst = options.Value.Limits.InvalidMessageBurstPerAddress;
     private readonly Lock _lock = new();
-    private readonly Dictionary<IPAddress, int> _perAddress = [];
+    private readonly Dictionary<IPAddress, AddressEntry> _perAddress = [];
+    private int _remembered; // entries without connections
     private readonly ConcurrentDictionary<IngestSession, byte> _sessions = new();
     private int _active;
     private TaskCompletionSource? _empty;
@@ -44,9 +58,26 @@ internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<Inges
     /// <summary>The open sessions.</summary>
     public ICollection<IngestSession> Sessions => _sessions.Keys;
 
-    /// <summary>Takes a connection slot for a client at <paramref name="address"/> (null: not known).</summary>
-    public Admit TryAdd(IPAddress? address)
+    /// <summary>Addresses remembered without connections (for tests and the operations budget).</summary>
+    public int Remembered
     {
+        get
+        {
+            lock (_lock)
+            {
+                return _remembered;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes a connection slot for a client at <paramref name="address"/> (null: not known); when
+    /// admitted, <paramref name="rejects"/> is the address's shared allowance of rejected messages
+    /// (null for an unknown address).
+    /// </summary>
+    public Admit TryAdd(IPAddress? address, out AddressRejects? rejects)
+    {
+        rejects = null;
         var key = Normalize(address);
         lock (_lock)
         {
@@ -57,13 +88,22 @@ internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<Inges
 
             if (key is not null)
             {
-                _perAddress.TryGetValue(key, out var count);
-                if (count >= PerAddressLimit)
+                if (!_perAddress.TryGetValue(key, out var entry))
+                {
+                    entry = new AddressEntry(new AddressRejects(_rejectsPerSecond, _rejectBurst, time));
+                    _perAddress.Add(key, entry);
+                }
+                else if (entry.Connections >= PerAddressLimit)
                 {
                     return Admit.AddressFull;
                 }
+                else if (entry.Connections == 0)
+                {
+                    _remembered--;
+                }
 
-                _perAddress[key] = count + 1;
+                entry.Connections++;
+                rejects = entry.Rejects;
             }
 
             _active++;
@@ -77,15 +117,15 @@ internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<Inges
         TaskCompletionSource? empty = null;
         lock (_lock)
         {
-            if (key is not null && _perAddress.TryGetValue(key, out var count))
+            if (key is not null && _perAddress.TryGetValue(key, out var entry) && --entry.Connections == 0)
             {
-                if (count <= 1)
+                if (_remembered < MaxRemembered && !entry.Rejects.IsFull(time.GetTimestamp()))
                 {
-                    _perAddress.Remove(key);
+                    _remembered++;
                 }
                 else
                 {
-                    _perAddress[key] = count - 1;
+                    _perAddress.Remove(key);
                 }
             }
 
@@ -96,6 +136,28 @@ internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<Inges
         }
 
         empty?.TrySetResult();
+    }
+
+    /// <summary>Forgets the addresses without connections whose allowance of rejections has refilled.</summary>
+    public void Forget()
+    {
+        lock (_lock)
+        {
+            if (_remembered == 0)
+            {
+                return;
+            }
+
+            var now = time.GetTimestamp();
+            foreach (var (key, entry) in _perAddress)
+            {
+                if (entry.Connections == 0 && entry.Rejects.IsFull(now))
+                {
+                    _perAddress.Remove(key); // allowed while enumerating a Dictionary
+                    _remembered--;
+                }
+            }
+        }
     }
 
     public void Track(IngestSession session) => _sessions.TryAdd(session, 0);
@@ -120,4 +182,11 @@ internal sealed class ConnectionRegistry(ConnectionLimits limits, IOptions<Inges
     /// <summary>An IPv4 client seen through a dual-stack socket is the same client as over IPv4.</summary>
     private static IPAddress? Normalize(IPAddress? address) =>
         address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
+
+    private sealed class AddressEntry(AddressRejects rejects)
+    {
+        public AddressRejects Rejects { get; } = rejects;
+
+        public int Connections { get; set; }
+    }
 }

@@ -5,7 +5,8 @@ namespace Ingest.Gateway.WebSockets;
 /// <summary>
 /// Once a second, asks every open session whether a timeout has passed (a message taking longer
 /// than <c>MessageTimeoutMs</c>, a connection idle longer than <c>IdleTimeoutMs</c>): one timer for
-/// all connections instead of one each. A failure of one pass is logged and the next pass runs.
+/// all connections instead of one each; and lets the registry forget addresses whose allowance of
+/// rejected messages has refilled. A failure of one pass is logged and the next pass runs.
 /// </summary>
 internal sealed partial class ConnectionSweeper(ConnectionRegistry registry, TimeProvider time, ILogger<ConnectionSweeper> logger) : BackgroundService
 {
@@ -18,6 +19,7 @@ internal sealed partial class ConnectionSweeper(ConnectionRegistry registry, Tim
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
+                registry.Forget();
                 foreach (var session in registry.Sessions)
                 {
                     try

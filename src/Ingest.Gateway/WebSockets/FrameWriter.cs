@@ -66,8 +66,9 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
     }
 
     /// <summary>
-    /// After the WebSocket layer closed the connection on its own (1007, 1002): the layer has aborted
-    /// itself and reads nothing more, so the client's answer cannot be seen. Keeps the TCP connection
+    /// After the WebSocket layer closed the connection on its own (1007, 1002), which then reads
+    /// nothing more, or after the gateway shut reading (a client closed for abuse): the client's
+    /// answer to the close is not read. Keeps the TCP connection
     /// for the close handshake's time (or until <paramref name="stopping"/>), since closing it at once
     /// resets it, and the reset can reach the client before it has read the close frame.
     /// </summary>

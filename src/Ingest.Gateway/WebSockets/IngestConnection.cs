@@ -76,6 +76,10 @@ internal sealed partial class IngestConnection : IDisposable
                     case ReadOutcome.Closed:
                         await _session.OnClientCloseAsync();
                         return;
+                    case ReadOutcome.Shut:
+                        // Closed for abuse: its data is left unread, and the TCP connection goes after the close handshake's time.
+                        await _writer.HoldForClientCloseAsync(stopping);
+                        return;
                 }
             }
         }

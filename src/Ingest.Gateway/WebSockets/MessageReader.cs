@@ -27,6 +27,12 @@ internal enum ReadOutcome
 
     /// <summary>The client's close frame arrived.</summary>
     Closed,
+
+    /// <summary>
+    /// Reading was shut (<see cref="Sessions.ReadGate.Shut"/>) and the gateway's close is out: the
+    /// client is read no further, not even for its close frame.
+    /// </summary>
+    Shut,
 }
 
 /// <summary>
@@ -85,6 +91,11 @@ internal sealed class MessageReader(WebSocket socket, MessageBuffer buffer, Read
                     // fault with what is read to be dropped and close with its own code first. Then
                     // what arrives goes through the first buffer, which takes nothing from the budget.
                     await closeSent();
+                    if (gate.IsShut)
+                    {
+                        return ReadOutcome.Shut;
+                    }
+
                     buffer.Reset();
                     memory = buffer.GetReceiveMemory();
                 }

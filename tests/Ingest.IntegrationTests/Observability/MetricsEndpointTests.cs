@@ -195,17 +195,17 @@ public sealed class MetricsEndpointTests
         using var allowed = await management.GetAsync(new Uri("/metrics?access_token=key-one", UriKind.Relative), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
         Assert.StartsWith("text/plain", allowed.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
-        var metrics = PrometheusText.Parse(await allowed.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        var metrics = MetricsScrape.Parse(await allowed.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.Equal(0, metrics.Value("ingest_connections_opened_total", Scope));
     }
 
     private static string Event(int n) => $"{{\"msg\":\"event {n}\",\"clientId\":\"client-{n % 3}\",\"timestamp\":{n}}}";
 
-    private static async Task<PrometheusText> ScrapeAsync(HttpClient http) =>
-        PrometheusText.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), TestContext.Current.CancellationToken));
+    private static async Task<MetricsScrape> ScrapeAsync(HttpClient http) =>
+        MetricsScrape.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), TestContext.Current.CancellationToken));
 
     /// <summary>Scrapes until <paramref name="condition"/> holds (counters move after the clients saw their answers), or fails after 30 s.</summary>
-    internal static async Task<PrometheusText> ScrapeUntilAsync(HttpClient http, Func<PrometheusText, bool> condition, string what)
+    internal static async Task<MetricsScrape> ScrapeUntilAsync(HttpClient http, Func<MetricsScrape, bool> condition, string what)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
         var deadline = DateTime.UtcNow + Poll.DefaultTimeout;
@@ -226,10 +226,10 @@ public sealed class MetricsEndpointTests
         }
     }
 
-    private static double Sum(PrometheusText metrics, string name) => metrics.Find(name, Scope).Sum(s => s.Value);
+    private static double Sum(MetricsScrape metrics, string name) => metrics.Find(name, Scope).Sum(s => s.Value);
 
     /// <summary>Exactly these values of the tag, each with exactly its count.</summary>
-    private static void AssertTagged(PrometheusText metrics, string name, string tag, Dictionary<string, double> expected)
+    private static void AssertTagged(MetricsScrape metrics, string name, string tag, Dictionary<string, double> expected)
     {
         var found = metrics.Find(name, Scope).ToDictionary(s => s.Labels[tag], s => s.Value);
         Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal), found.OrderBy(p => p.Key, StringComparer.Ordinal));

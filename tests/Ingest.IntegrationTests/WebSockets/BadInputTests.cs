@@ -120,6 +120,49 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task AddressAllowance_IsSharedByItsConnections_AndOutlivesThem_GoodClientsOfTheAddressLoseNothing()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Ingest:Limits:InvalidMessageBurstPerAddress"] = "3",
+            ["Ingest:Limits:InvalidMessagesPerSecondPerAddress"] = "0.01",
+        });
+        await using var good = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await using var first = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await using var second = await TestClient.ConnectAsync(gateway.WebSocketUri);
+
+        await first.SendAsync("[]");
+        await first.SendAndWaitAckAsync("{}");
+        await second.SendAndWaitAckAsync("not json"); // the address's third rejection: its last
+        await good.SendAndWaitAckAsync(Valid);
+        Assert.False(first.IsClosed);
+        Assert.False(second.IsClosed);
+
+        await second.SendAsync("[]"); // the address's fourth, though only the second's second
+        await second.WaitForCloseAsync();
+        Assert.Equal((WebSocketCloseStatus.PolicyViolation, "too many rejected messages"), (second.CloseStatus!.Value, second.CloseDescription));
+        Assert.Equal(2, second.AckedUpTo);
+
+        await using var reconnected = await TestClient.ConnectAsync(gateway.WebSocketUri); // finds the allowance where it was
+        await reconnected.SendAndWaitAckAsync(Valid);
+        await reconnected.SendAsync("[]");
+        await reconnected.WaitForCloseAsync();
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, reconnected.CloseStatus);
+        Assert.Equal(2, reconnected.AckedUpTo);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await good.SendAndWaitAckAsync(Valid);
+        }
+
+        Assert.False(good.IsClosed);
+        Assert.Empty(good.Errors);
+        Assert.Equal(21, good.AckedUpTo);
+        Assert.Equal(5, TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 5).Count);
+        Assert.Equal(22, TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 22).Count);
+    }
+
+    [Fact]
     public async Task OversizeMessage_ClosesWith1009_AfterFinalAck_AndDeadLettersItsFirstBytes()
     {
         const int limit = 64 * 1024;

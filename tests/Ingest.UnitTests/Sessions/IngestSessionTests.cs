@@ -1,4 +1,5 @@
 using Ingest.Contracts;
+using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
 
 namespace Ingest.UnitTests.Sessions;
@@ -280,6 +281,40 @@ public sealed class IngestSessionTests
 
         await harness.SendAsync("[]"); // none left
         Assert.True(harness.Session.Reading.IsStopped);
+    }
+
+    [Fact]
+    public async Task AddressAllowance_IsSharedByItsConnections_TheOneThatPassesItIsClosed1008()
+    {
+        var time = SessionHarness.NewClock();
+        var address = new AddressRejects(perSecond: 1, burst: 3, time);
+        using var first = new SessionHarness(o => o.Limits.InvalidMessageBurst = 100, time: time, addressRejects: address);
+        using var second = new SessionHarness(o => o.Limits.InvalidMessageBurst = 100, time: time, addressRejects: address);
+
+        await first.SendAsync("not json");
+        await first.SendAsync("[]");
+        await second.SendAsync("{}"); // the address's third: its last
+        Assert.False(first.Session.Reading.IsStopped);
+        Assert.False(second.Session.Reading.IsStopped);
+
+        await second.SendAsync(Valid); // valid events take nothing from it
+        await second.SendAsync("[]"); // the fourth from the address, the second's own second of 100
+        Assert.True(second.Session.Reading.IsStopped, "the address's allowance is spent");
+        Assert.False(first.Session.Reading.IsStopped);
+        for (var i = 0; i < 3; i++)
+        {
+            second.TakeItem().Complete(error: null);
+        }
+
+        await second.FlushUntilClosedAsync();
+        Assert.Equal((CloseCodes.PolicyViolation, "too many rejected messages"), second.Closed);
+        Assert.Equal(3L, second.ParsedFrames.Last(f => f.Type == ServerFrameType.Ack).UpTo);
+
+        time.Advance(TimeSpan.FromSeconds(1)); // one more for the address
+        await first.SendAsync("[]");
+        Assert.False(first.Session.Reading.IsStopped);
+        await first.SendAsync("[]");
+        Assert.True(first.Session.Reading.IsStopped);
     }
 
     [Fact]

@@ -24,13 +24,17 @@ internal sealed class SessionHarness : IDisposable
     private readonly ServiceProvider _services;
     private readonly List<string> _frames = [];
 
-    public SessionHarness(Action<IngestOptions>? configure = null, string? allowedClientId = null)
+    /// <param name="configure">Changes to the default options.</param>
+    /// <param name="allowedClientId">The only clientId the session's token allows.</param>
+    /// <param name="time">The clock (shared when sessions share <paramref name="addressRejects"/>); a new one by default.</param>
+    /// <param name="addressRejects">The allowance of rejections the session's address shares.</param>
+    public SessionHarness(Action<IngestOptions>? configure = null, string? allowedClientId = null, FakeTimeProvider? time = null, AddressRejects? addressRejects = null)
     {
         var settings = new IngestOptions();
         configure?.Invoke(settings);
         var options = Options.Create(settings);
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        Time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
+        Time = time ?? NewClock();
         var metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
         Channel = new EventChannel(options, metrics);
         Shutdown = new ShutdownBudget(options, Time);
@@ -39,8 +43,12 @@ internal sealed class SessionHarness : IDisposable
         Session = new IngestSession(
             new SessionContext(options, Channel, metrics, Time, Shutdown, EventRate, new ReassemblyBudget(options), Queue, NullLoggerFactory.Instance),
             "conn-1",
-            allowedClientId);
+            allowedClientId,
+            addressRejects);
     }
+
+    /// <summary>The clock a harness starts with.</summary>
+    public static FakeTimeProvider NewClock() => new(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
 
     public IngestSession Session { get; }
 
