@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Security;
@@ -39,23 +40,35 @@ internal static class GatewayTelemetry
             {
                 metrics
                     .AddMeter(IngestMetrics.Name)
-                    .AddAspNetCoreInstrumentation() // Microsoft.AspNetCore.Hosting, Server.Kestrel, Http.Connections, Routing, Diagnostics, RateLimiting
-                    .AddRuntimeInstrumentation() // System.Runtime
+                    .AddAspNetCoreInstrumentation() // on .NET 8+ the built-in meters: Microsoft.AspNetCore.Hosting, .Server.Kestrel, .Http.Connections, .Routing, .Diagnostics, .RateLimiting
+                    .AddRuntimeInstrumentation() // on .NET 9+ the built-in System.Runtime meter
                     .AddPrometheusExporter();
                 if (export.Metrics)
                 {
-                    metrics.AddOtlpExporter();
+                    AddOtlp(metrics);
                 }
             });
 
         if (export.Traces)
         {
-            telemetry.WithTracing(tracing => tracing
-                .AddSource(IngestMetrics.Name)
-                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context => !UntracedPaths.Contains(context.Request.Path.Value, StringComparer.OrdinalIgnoreCase))
-                .AddOtlpExporter());
+            telemetry.WithTracing(AddTracing);
         }
     }
+
+    /// <summary>
+    /// Its own method, so that the OTLP exporter's assembly loads only when it is used: the runtime
+    /// keeps two file descriptors open for every assembly it loads, out of the reserve the
+    /// connections leave (<c>Ingest:Limits:ReservedDescriptors</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddOtlp(MeterProviderBuilder metrics) => metrics.AddOtlpExporter();
+
+    /// <summary>Only with a trace exporter: the gateway's activities, ASP.NET Core's request activities, OTLP.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddTracing(TracerProviderBuilder tracing) => tracing
+        .AddSource(IngestMetrics.Name)
+        .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context => !UntracedPaths.Contains(context.Request.Path.Value, StringComparer.OrdinalIgnoreCase))
+        .AddOtlpExporter();
 
     /// <summary><c>GET /metrics</c>, the Prometheus text format; a management endpoint (port and credential rules of <c>/stats</c>).</summary>
     public static void Map(WebApplication app) =>
