@@ -20,4 +20,11 @@ public static class IngestHeaders
 
     /// <summary>Dead letters: what was wrong, in words.</summary>
     public const string ErrorDetail = "ingest-error-detail";
+
+    /// <summary>
+    /// While the gateway traces (an OTLP trace exporter is configured) and the connection's activity
+    /// is sampled: that activity's W3C Trace Context <c>traceparent</c>,
+    /// <c>00-&lt;32 hex trace id&gt;-&lt;16 hex span id&gt;-&lt;2 hex flags&gt;</c>. Absent otherwise.
+    /// </summary>
+    public const string TraceParent = "traceparent";
 }

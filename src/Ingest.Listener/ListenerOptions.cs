@@ -26,6 +26,9 @@ internal sealed record ListenerOptions
     /// <summary>Print the record headers with each event.</summary>
     public bool ShowHeaders { get; init; }
 
+    /// <summary>Print each record's <c>traceparent</c> header (written by a gateway that traces).</summary>
+    public bool ShowTrace { get; init; }
+
     /// <summary>The topic holds dead-letter records: print their error headers and raw bytes.</summary>
     public bool DeadLetter { get; init; }
 

@@ -20,7 +20,7 @@ internal static class ListenerRun
         ListenerHooks? hooks = null,
         TimeProvider? time = null)
     {
-        var formatter = options.Quiet ? null : new EventFormatter(options.Format, options.ShowHeaders, options.DeadLetter, console.Colour);
+        var formatter = options.Quiet ? null : new EventFormatter(options.Format, options.ShowHeaders, options.DeadLetter, console.Colour, options.ShowTrace);
         var verifier = options.Verify ? new EventVerifier() : null;
         // The status is for people watching events go by (a line redrawn on a terminal) and, in
         // json format, for programs (a JSON line a second on stderr): never in quiet mode.

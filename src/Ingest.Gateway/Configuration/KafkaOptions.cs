@@ -71,4 +71,13 @@ public sealed class KafkaOptions
     /// <summary>How often the gateway checks that Kafka answers, for <c>/readyz</c>. Defaults to 2000 ms.</summary>
     [Range(100, 600_000)]
     public int HealthCheckIntervalMs { get; set; } = 2_000;
+
+    /// <summary>
+    /// The producer's <c>statistics.interval.ms</c>: how often librdkafka reports its statistics,
+    /// which become the <c>ingest.kafka.*</c> gauges (broker round trips, queues, errors). Defaults
+    /// to 5000 ms, finer than a usual scrape interval for one small JSON document each time; 0 turns
+    /// them off.
+    /// </summary>
+    [Range(0, 86_400_000)]
+    public int StatisticsIntervalMs { get; set; } = 5_000;
 }

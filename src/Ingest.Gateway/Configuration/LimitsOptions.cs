@@ -16,10 +16,12 @@ public sealed class LimitsOptions
 
     /// <summary>
     /// File descriptors kept for everything but client connections: Kafka sockets, log and
-    /// library files, the runtime's threads, pipes and epoll. Defaults to 256.
+    /// library files, the runtime's threads, pipes and epoll. Defaults to 384: the runtime keeps two
+    /// descriptors open for every assembly it loads, and the gateway, its logging and OpenTelemetry
+    /// hold about 290 once serving (measured under <c>ulimit -n 1024</c>), which 256 no longer covered.
     /// </summary>
     [Range(64, 1_000_000)]
-    public int ReservedDescriptors { get; set; } = 256;
+    public int ReservedDescriptors { get; set; } = 384;
 
     /// <summary>
     /// How long a TCP connection may take to send its HTTP request (the WebSocket handshake

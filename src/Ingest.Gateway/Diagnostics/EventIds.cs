@@ -41,6 +41,7 @@ internal static class EventIds
     public const int KafkaUnreachable = 209;
     public const int ProducerCrashed = 210;
     public const int KafkaHealthCheckFailed = 211;
+    public const int KafkaStatisticsUnreadable = 212;
 
     public const int StreamConsumerStarted = 300;
     public const int StreamConsumerStopped = 301;

@@ -48,7 +48,7 @@ public static class IngestGatewayExtensions
 
     /// <summary>
     /// Maps <c>/ws</c>, <c>/stream</c> (unless disabled), <c>/healthz</c>, <c>/readyz</c>, <c>/stats</c>
-    /// (on the management port when there is one) and the test page.
+    /// and <c>/metrics</c> (on the management port when there is one) and the test page.
     /// </summary>
     public static WebApplication MapIngestGateway(this WebApplication app)
     {
@@ -78,6 +78,7 @@ public static class IngestGatewayExtensions
         HealthEndpoints.Map(app);
         app.MapGet("/stats", (IngestMetrics metrics, EventChannel channel) => Results.Json(metrics.Snapshot(channel.Count, channel.Capacity), Contracts.GatewayStats.JsonOptions))
             .WithMetadata(ManagementEndpoint.Instance);
+        GatewayTelemetry.Map(app);
         return app;
     }
 
@@ -125,6 +126,7 @@ public static class IngestGatewayExtensions
         services.AddSingleton<KafkaClientConfigs>();
         services.AddSingleton<KafkaHealth>();
         services.AddSingleton<RecordFactory>();
+        services.AddSingleton<KafkaStatistics>();
         services.AddSingleton<EventChannel>();
         services.AddHostedService<KafkaBatchProducer>();
         services.AddHostedService<KafkaHealthMonitor>();

@@ -24,6 +24,8 @@ internal sealed partial class KafkaBatchProducer(
     RecordFactory records,
     KafkaHealth health,
     IngestMetrics metrics,
+    KafkaStatistics statistics,
+    TimeProvider time,
     ShutdownBudget shutdown,
     IOptions<IngestOptions> options,
     IHostApplicationLifetime lifetime,
@@ -52,6 +54,7 @@ internal sealed partial class KafkaBatchProducer(
         _producer = new ProducerBuilder<byte[], byte[]>(configs.Producer())
             .SetErrorHandler(OnError)
             .SetLogHandler(OnLog)
+            .SetStatisticsHandler((_, json) => statistics.Received(json))
             .Build();
         new Thread(Run) { IsBackground = true, Name = "kafka-producer" }.Start();
         Log.ProducerStarted(logger, _producer.Name);
@@ -79,10 +82,26 @@ internal sealed partial class KafkaBatchProducer(
             while (WaitToRead(reader))
             {
                 var taken = 0;
+                var records = 0L;
+                BatchTrace? batch = null;
                 while (taken < MaxBatch && reader.TryRead(out var item))
                 {
+                    item.TakenAt = time.GetTimestamp();
+                    if (taken == 0)
+                    {
+                        batch = BatchTrace.TryStart();
+                    }
+
+                    batch?.Add(item);
                     Produce(producer, item, message);
+                    records += item.RecordCount;
                     taken++;
+                }
+
+                batch?.Seal(taken, records);
+                if (taken > 0)
+                {
+                    metrics.BatchProduced(records);
                 }
 
                 if (taken < CoalesceBelow && _coalesce)
@@ -193,7 +212,11 @@ internal sealed partial class KafkaBatchProducer(
             metrics.EventsDelivered(1);
         }
 
-        item.Complete(error.IsError ? $"{error.Code}: {error.Reason}" : null);
+        (item.Batch as BatchTrace)?.Resolved(error.IsError);
+        if (item.Complete(error.IsError ? $"{error.Code}: {error.Reason}" : null))
+        {
+            metrics.MessageProduced(time.GetElapsedTime(item.TakenAt));
+        }
     }
 
     private void OnError(IProducer<byte[], byte[]> producer, Error error)

@@ -43,6 +43,8 @@ internal sealed class KafkaClientConfigs(IOptions<IngestOptions> options, KafkaE
         config.SocketNagleDisable = true;
         // Delivery reports carry only the outcome: the gateway needs no copies of keys or values.
         config.DeliveryReportFields = "status";
+        // librdkafka's statistics for the ingest.kafka.* gauges (KafkaStatistics); 0 is off.
+        config.StatisticsIntervalMs = kafka.StatisticsIntervalMs;
 
         // The guarantees of the wire contract; configuration cannot weaken them.
         config.EnableIdempotence = true;

@@ -47,7 +47,7 @@ internal sealed class RecordFactory
     {
         if (item.Kind == PipelineItemKind.DeadLetter)
         {
-            return new Headers
+            var deadLetter = new Headers
             {
                 ReceivedAt(item.ReceivedAtMs),
                 new Header(IngestHeaders.Connection, item.Source.ConnectionIdUtf8),
@@ -55,6 +55,8 @@ internal sealed class RecordFactory
                 new Header(IngestHeaders.Error, Encoding.UTF8.GetBytes(item.ErrorCode)),
                 new Header(IngestHeaders.ErrorDetail, Encoding.UTF8.GetBytes(item.ErrorDetail)),
             };
+            AddTraceParent(deadLetter, item.Source);
+            return deadLetter;
         }
 
         if (item.Source.RecordCache is SharedHeaders cached && cached.ReceivedAtMs == item.ReceivedAtMs)
@@ -63,8 +65,18 @@ internal sealed class RecordFactory
         }
 
         var headers = new Headers { ReceivedAt(item.ReceivedAtMs), new Header(IngestHeaders.Connection, item.Source.ConnectionIdUtf8), _gateway };
+        AddTraceParent(headers, item.Source);
         item.Source.RecordCache = new SharedHeaders(item.ReceivedAtMs, headers);
         return headers;
+    }
+
+    /// <summary>The W3C <c>traceparent</c> of the connection's activity, only while it is recorded (tracing on).</summary>
+    private static void AddTraceParent(Headers headers, ItemSource source)
+    {
+        if (source.Trace is { } trace)
+        {
+            headers.Add(IngestHeaders.TraceParent, trace.TraceParentUtf8);
+        }
     }
 
     /// <summary>The <c>ingest-received-at</c> header: one instance per millisecond for every connection.</summary>

@@ -38,6 +38,9 @@ internal sealed class ItemSource(string connectionId)
 
     /// <summary>The connection's event rate bucket (<see cref="Limits.EventRateLimiter"/>); used only by its reader.</summary>
     public Limits.TokenBucket? RateBucket { get; set; }
+
+    /// <summary>The connection's recorded activity; null while tracing is off (its records carry no <c>traceparent</c>).</summary>
+    public Diagnostics.TraceOrigin? Trace { get; set; }
 }
 
 /// <summary>
@@ -93,6 +96,12 @@ internal sealed class PipelineItem
     /// <summary>The first failure, once every record is resolved; null when all were written.</summary>
     public string? FirstError => Volatile.Read(ref _firstError);
 
+    /// <summary>When the producer took the item off the channel (a <see cref="TimeProvider"/> timestamp); the producer's only.</summary>
+    public long TakenAt { get; set; }
+
+    /// <summary>The Kafka batch activity the item's records belong to, while tracing listens; the producer's only.</summary>
+    public object? Batch { get; set; }
+
     public static PipelineItem ForEvents(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, EventRecord[] events, MemoryLease lease = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(events.Length);
@@ -108,8 +117,11 @@ internal sealed class PipelineItem
             Lease = lease,
         };
 
-    /// <summary>Counts one record as resolved: <paramref name="error"/> is null when it was written.</summary>
-    public void Complete(string? error)
+    /// <summary>
+    /// Counts one record as resolved: <paramref name="error"/> is null when it was written. True
+    /// for the last one, once the item's target has been told.
+    /// </summary>
+    public bool Complete(string? error)
     {
         if (error is not null)
         {
@@ -118,7 +130,7 @@ internal sealed class PipelineItem
 
         if (Interlocked.Decrement(ref _remaining) != 0)
         {
-            return;
+            return false;
         }
 
         Lease.Release();
@@ -131,6 +143,8 @@ internal sealed class PipelineItem
         {
             Target.OnDelivered(this);
         }
+
+        return true;
     }
 }
 

@@ -5,12 +5,16 @@ namespace Ingest.Gateway.Sessions;
 /// Messages are registered in arrival order (1, 2, 3, ...) with the number of parts that must
 /// resolve before they count as resolved (for example its Kafka delivery and its error frame), and
 /// parts resolve in any order (Kafka partitions complete independently). <see cref="ResolvedUpTo"/>
-/// is the highest N such that every message numbered N or less is resolved. Thread-safe.
+/// is the highest N such that every message numbered N or less is resolved. Each message also
+/// keeps the time it was read until the ack that covers it went out (<see cref="Acknowledged"/>),
+/// for the send-to-ack histogram. Thread-safe.
 /// </summary>
 internal sealed class AckTracker
 {
     private readonly Lock _lock = new();
     private byte[] _pending = new byte[16]; // parts still pending, a ring indexed by sequence & (length - 1)
+    private long[]? _receivedAt; // when each message was read, the same ring; made at the first message
+    private long _lowestUnacked = 1; // slots from here on are kept: their ack has not gone out
     private long _lowestUnresolved = 1;
     private long _next = 1;
     private TaskCompletionSource? _waiter;
@@ -40,21 +44,53 @@ internal sealed class AckTracker
         }
     }
 
-    /// <summary>Numbers the next data message, which resolves once <paramref name="parts"/> calls of <see cref="Resolve"/> came for it.</summary>
-    public long Register(int parts = 1)
+    /// <summary>
+    /// Numbers the next data message, which resolves once <paramref name="parts"/> calls of
+    /// <see cref="Resolve"/> came for it; <paramref name="receivedAt"/> is when it was read (a
+    /// <see cref="TimeProvider"/> timestamp).
+    /// </summary>
+    public long Register(int parts = 1, long receivedAt = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(parts, byte.MaxValue);
         lock (_lock)
         {
-            if (_next - _lowestUnresolved == _pending.Length)
+            if (_next - _lowestUnacked == _pending.Length)
             {
                 Grow();
             }
 
             var sequence = _next++;
-            _pending[sequence & (_pending.Length - 1)] = (byte)parts;
+            var slot = sequence & (_pending.Length - 1);
+            _pending[slot] = (byte)parts;
+            (_receivedAt ??= new long[_pending.Length])[slot] = receivedAt;
             return sequence;
+        }
+    }
+
+    /// <summary>
+    /// For the writer, before an ack goes out: the times the messages from <paramref name="from"/> on
+    /// were read, a ring indexed by <c>sequence &amp; (length - 1)</c>. The slots of the messages the
+    /// ack covers stay as they are until <see cref="Acknowledged"/>, so they can be read without the lock.
+    /// </summary>
+    public long[] ReceivedTimes(out long from)
+    {
+        lock (_lock)
+        {
+            from = _lowestUnacked;
+            return _receivedAt ?? [];
+        }
+    }
+
+    /// <summary>The ack covering every message up to <paramref name="upTo"/> went out: their slots are free again.</summary>
+    public void Acknowledged(long upTo)
+    {
+        lock (_lock)
+        {
+            if (upTo >= _lowestUnacked)
+            {
+                _lowestUnacked = Math.Min(upTo, _lowestUnresolved - 1) + 1;
+            }
         }
     }
 
@@ -109,11 +145,14 @@ internal sealed class AckTracker
     private void Grow()
     {
         var larger = new byte[_pending.Length * 2];
-        for (var sequence = _lowestUnresolved; sequence < _next; sequence++)
+        var times = new long[larger.Length];
+        for (var sequence = _lowestUnacked; sequence < _next; sequence++)
         {
             larger[sequence & (larger.Length - 1)] = _pending[sequence & (_pending.Length - 1)];
+            times[sequence & (larger.Length - 1)] = _receivedAt![sequence & (_pending.Length - 1)];
         }
 
         _pending = larger;
+        _receivedAt = times; // the old ring stays as it was for a writer still reading it
     }
 }

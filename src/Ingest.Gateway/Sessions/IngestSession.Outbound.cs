@@ -23,6 +23,7 @@ internal sealed partial class IngestSession
 
         Volatile.Write(ref _lastAcked, upTo);
         _context.Metrics.AckSent();
+        RecordAckTimes(upTo);
         TaskCompletionSource? waiting;
         lock (_gate)
         {
@@ -31,6 +32,26 @@ internal sealed partial class IngestSession
 
         waiting?.TrySetResult();
         return true;
+    }
+
+    /// <summary>The send-to-ack time of each message the ack up to <paramref name="upTo"/> covers for the first time.</summary>
+    private void RecordAckTimes(long upTo)
+    {
+        var times = _tracker.ReceivedTimes(out var from);
+        if (from > upTo)
+        {
+            return;
+        }
+
+        var time = _context.TimeProvider;
+        var now = time.GetTimestamp();
+        var mask = times.Length - 1;
+        for (var sequence = from; sequence <= upTo; sequence++)
+        {
+            _context.Metrics.MessageAcked(time.GetElapsedTime(times[sequence & mask], now));
+        }
+
+        _tracker.Acknowledged(upTo);
     }
 
     /// <summary>For the writer: a frame went out (or could not, the client being gone).</summary>

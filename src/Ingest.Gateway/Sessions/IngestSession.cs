@@ -34,6 +34,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
     private readonly Lock _gate = new();
 
     private RejectBudget _rejects; // the reader's only
+    private long _readAt; // when the message being handled was read (a TimeProvider timestamp); the reader's only
     private long _eventsReceived; // the reader's only
     private Task? _closing; // set once, under _gate
     private SessionClose? _closed; // set once, when the close is decided
@@ -86,7 +87,8 @@ internal sealed partial class IngestSession : IDeliveryTarget
     {
         _reading.MessageWhole();
         var receivedAt = _context.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        _context.Metrics.MessageReceived(message.Length);
+        _readAt = _context.TimeProvider.GetTimestamp();
+        _context.Metrics.MessageArrived(message.Length);
         var lease = MemoryLease.None;
         try
         {
@@ -106,6 +108,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
 
             if (ForeignClientId() is { } foreign)
             {
+                _context.Metrics.EventsRefused(_parser.Events.Count);
                 await RejectAsync(message, receivedAt, ErrorCodes.ClientIdMismatch, foreign, lease);
                 return;
             }
@@ -120,14 +123,15 @@ internal sealed partial class IngestSession : IDeliveryTarget
                 events[i] = new EventRecord(slice.Key, span.Slice(slice.Start, slice.Length).ToArray());
             }
 
-            _context.Metrics.EventsReceived(events.Length);
-            var sequence = _tracker.Register();
+            _context.Metrics.MessageAccepted(events.Length);
+            var sequence = _tracker.Register(receivedAt: _readAt);
             await _context.Channel.WriteAsync(PipelineItem.ForEvents(this, _source, sequence, receivedAt, events, lease), CancellationToken.None);
         }
         catch (OperationCanceledException) when (_reading.IsStopped)
         {
             // Reading stopped while this message waited for memory or for its rate: it is dropped,
             // never acked (the client sends it again).
+            _context.Metrics.MessageDropped();
             lease.Release();
         }
         finally
@@ -145,8 +149,8 @@ internal sealed partial class IngestSession : IDeliveryTarget
     {
         var sequence = _tracker.LastRegistered + 1;
         Log.MessageTooLarge(_context.Logger, ConnectionId, sequence, limit);
-        _context.Metrics.MessageReceived(prefix.Length);
-        _context.Metrics.MessageRejected();
+        _context.Metrics.MessageArrived(prefix.Length);
+        _context.Metrics.MessageRejected(ErrorCodes.MessageTooLarge);
         _reading.Stop();
         await DeadLetterUntrackedAsync(prefix, sequence, ErrorCodes.MessageTooLarge, $"the message exceeds the {limit}-byte limit; its first {limit} bytes are kept");
         await CloseAsync(CloseCodes.MessageTooBig, $"message exceeds {limit} bytes", draining: false);
@@ -169,8 +173,8 @@ internal sealed partial class IngestSession : IDeliveryTarget
             return;
         }
 
-        _context.Metrics.MessageReceived(received.Length);
-        _context.Metrics.MessageRejected();
+        _context.Metrics.MessageArrived(received.Length);
+        _context.Metrics.MessageRejected(ErrorCodes.InvalidUtf8);
         _reading.Stop();
         await DeadLetterUntrackedAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail);
         await CloseAsync(CloseCodes.InvalidPayload, "text that is not UTF-8", draining: false);
@@ -191,8 +195,8 @@ internal sealed partial class IngestSession : IDeliveryTarget
     /// <summary>What was received goes to the dead-letter topic; the WebSocket layer closed with <paramref name="closed"/>.</summary>
     private async Task OnBrokenMessageAsync(ReadOnlyMemory<byte> received, long sequence, string code, string detail, SessionClose closed)
     {
-        _context.Metrics.MessageReceived(received.Length);
-        _context.Metrics.MessageRejected();
+        _context.Metrics.MessageArrived(received.Length);
+        _context.Metrics.MessageRejected(code);
         _reading.Stop();
         await DeadLetterUntrackedAsync(received, sequence, code, detail);
         Volatile.Write(ref _closed, closed);
@@ -206,8 +210,8 @@ internal sealed partial class IngestSession : IDeliveryTarget
     /// </summary>
     private async ValueTask RejectAsync(ReadOnlyMemory<byte> message, long receivedAt, string code, string detail, MemoryLease lease)
     {
-        _context.Metrics.MessageRejected();
-        var sequence = _tracker.Register(parts: _context.DeadLetters ? 2 : 1);
+        _context.Metrics.MessageRejected(code);
+        var sequence = _tracker.Register(parts: _context.DeadLetters ? 2 : 1, receivedAt: _readAt);
         Send(OutboundFrame.Frame(ServerFrames.Error(sequence, code, detail), answers: sequence));
         var spent = _rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp());
         if (spent != RejectAllowance.Left)

@@ -44,6 +44,9 @@ internal sealed partial class StreamEndpoint(
             return;
         }
 
+        // ?trace=1: each telemetry frame also carries the record's traceparent header.
+        var showTrace = context.Request.Query["trace"].ToString() is "1" or "true";
+
         // A token that names a clientId reads that client's events only (its filter is that clientId).
         if (admission.ClientId is { } allowed)
         {
@@ -63,7 +66,7 @@ internal sealed partial class StreamEndpoint(
         }
 
         var clientId = string.IsNullOrEmpty(filter) ? null : filter.ToString();
-        var subscriber = hub.TrySubscribe(clientId);
+        var subscriber = hub.TrySubscribe(clientId, showTrace);
         if (subscriber is null)
         {
             context.Response.Headers.RetryAfter = "5";

@@ -68,9 +68,10 @@ internal sealed class TelemetryFrameWriter : IDisposable
     /// <c>id: &lt;partition&gt;:&lt;offset&gt;</c>, <c>event: telemetry</c> and <c>data: {"partition":P,"offset":O,"timestamp":T,"receivedAt":R,"clientId":K,"event":E}</c>,
     /// where E is the record value verbatim when it is one JSON value, else the value as a JSON
     /// string (null for no value). <paramref name="timestamp"/>, <paramref name="receivedAt"/> and
-    /// <paramref name="clientId"/> are written as null when absent.
+    /// <paramref name="clientId"/> are written as null when absent. With <paramref name="trace"/>,
+    /// <c>"traceparent"</c> comes after <c>clientId</c> (null when the record has none).
     /// </summary>
-    public byte[] Write(int partition, long offset, long? timestamp, long? receivedAt, string? clientId, byte[]? value)
+    public byte[] Write(int partition, long offset, long? timestamp, long? receivedAt, string? clientId, byte[]? value, TraceField? trace = null)
     {
         _json.ResetWrittenCount();
         _writer.Reset(_json);
@@ -86,6 +87,18 @@ internal sealed class TelemetryFrameWriter : IDisposable
         else
         {
             _writer.WriteString("clientId", clientId);
+        }
+
+        if (trace is { } field)
+        {
+            if (field.TraceParent is null)
+            {
+                _writer.WriteNull("traceparent");
+            }
+            else
+            {
+                _writer.WriteString("traceparent", field.TraceParent);
+            }
         }
 
         _writer.WritePropertyName("event");
@@ -159,3 +172,6 @@ internal sealed class TelemetryFrameWriter : IDisposable
         }
     }
 }
+
+/// <summary>The <c>traceparent</c> field of a telemetry frame, for subscribers that asked for it (its value may be null).</summary>
+internal readonly record struct TraceField(string? TraceParent);

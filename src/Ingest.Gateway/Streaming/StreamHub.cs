@@ -46,10 +46,13 @@ internal sealed class StreamHub : IDisposable
     /// <summary>True while the consumer is positioned and reading: a new subscriber gets every event written after it is ready.</summary>
     public bool IsLive => _state == StreamState.Live;
 
-    /// <summary>Adds a subscriber; null when <see cref="StreamOptions.MaxSubscribers"/> are connected already.</summary>
-    public StreamSubscriber? TrySubscribe(string? clientId)
+    /// <summary>
+    /// Adds a subscriber (<paramref name="showTrace"/>: its frames carry the records'
+    /// <c>traceparent</c>); null when <see cref="StreamOptions.MaxSubscribers"/> are connected already.
+    /// </summary>
+    public StreamSubscriber? TrySubscribe(string? clientId, bool showTrace = false)
     {
-        var subscriber = new StreamSubscriber(clientId, _queueCapacity, _queueBytes);
+        var subscriber = new StreamSubscriber(clientId, _queueCapacity, _queueBytes) { ShowTrace = showTrace };
         lock (_lock)
         {
             if (_subscribers.All.Length >= _maxSubscribers)
@@ -172,11 +175,16 @@ internal sealed class StreamHub : IDisposable
         }
 
         var timestamp = message.Timestamp.Type == TimestampType.NotAvailable ? (long?)null : message.Timestamp.UnixTimestampMs;
-        var frame = _frames.Write(result.Partition.Value, result.Offset.Value, timestamp, ReceivedAt(message.Headers), clientId, message.Value);
-        Offer(subscribers.Unfiltered, frame);
+        var receivedAt = ReceivedAt(message.Headers);
+        var frame = _frames.Write(result.Partition.Value, result.Offset.Value, timestamp, receivedAt, clientId, message.Value);
+        // A second frame only while someone asked for trace context (?trace=1).
+        var traced = subscribers.AnyShowTrace
+            ? _frames.Write(result.Partition.Value, result.Offset.Value, timestamp, receivedAt, clientId, message.Value, new TraceField(TraceParent(message.Headers)))
+            : frame;
+        Offer(subscribers.Unfiltered, frame, traced);
         if (filtered is not null)
         {
-            Offer(filtered, frame);
+            Offer(filtered, frame, traced);
         }
     }
 
@@ -186,11 +194,11 @@ internal sealed class StreamHub : IDisposable
         _frames.Dispose();
     }
 
-    private void Offer(StreamSubscriber[] subscribers, byte[] frame)
+    private void Offer(StreamSubscriber[] subscribers, byte[] frame, byte[] traced)
     {
         foreach (var subscriber in subscribers)
         {
-            if (!subscriber.TryEnqueue(frame))
+            if (!subscriber.TryEnqueue(subscriber.ShowTrace ? traced : frame))
             {
                 _metrics.StreamEventDropped();
             }
@@ -205,6 +213,10 @@ internal sealed class StreamHub : IDisposable
         && consumed == bytes.Length
             ? value
             : null;
+
+    /// <summary>The W3C <c>traceparent</c> header the gateway wrote while it traced, or null.</summary>
+    private static string? TraceParent(Headers? headers) =>
+        headers is not null && headers.TryGetLastBytes(IngestHeaders.TraceParent, out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
 
     private enum StreamState
     {
@@ -226,6 +238,7 @@ internal sealed class StreamHub : IDisposable
         private SubscriberSet(StreamSubscriber[] all)
         {
             All = all;
+            AnyShowTrace = all.Any(s => s.ShowTrace);
             Unfiltered = all.Where(s => s.ClientId is null).ToArray();
             ByClientId = all.Where(s => s.ClientId is not null)
                 .GroupBy(s => s.ClientId!, StringComparer.Ordinal)
@@ -233,6 +246,8 @@ internal sealed class StreamHub : IDisposable
         }
 
         public StreamSubscriber[] All { get; }
+
+        public bool AnyShowTrace { get; }
 
         public StreamSubscriber[] Unfiltered { get; }
 

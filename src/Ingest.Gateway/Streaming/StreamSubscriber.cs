@@ -39,6 +39,9 @@ internal sealed class StreamSubscriber
     /// <summary>The record key this subscriber wants, or null for every event.</summary>
     public string? ClientId { get; }
 
+    /// <summary>Whether its telemetry frames carry the record's <c>traceparent</c> (<c>?trace=1</c>).</summary>
+    public bool ShowTrace { get; init; }
+
     /// <summary>For the writer: completes when a frame may be there (<see cref="TryDequeue"/> takes it).</summary>
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _queue.Reader.WaitToReadAsync(cancellationToken);
 

@@ -50,12 +50,12 @@ internal sealed partial class WebSocketIngestEndpoint(
         switch (registry.TryAdd(address, out var addressRejects))
         {
             case Admit.Full:
-                metrics.ConnectionRefused();
+                metrics.ConnectionRefused("too_many_connections");
                 context.Response.Headers.RetryAfter = "5";
                 await access.RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "too_many_connections", "the gateway is at its connection limit");
                 return;
             case Admit.AddressFull:
-                metrics.ConnectionRefused();
+                metrics.ConnectionRefused("too_many_connections_from_address");
                 context.Response.Headers.RetryAfter = "5";
                 await access.RejectAsync(context, StatusCodes.Status429TooManyRequests, "too_many_connections_from_address", $"at most {registry.PerAddressLimit} connections from one address");
                 return;
@@ -73,8 +73,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             });
             metrics.ConnectionOpened();
             opened = true;
-            using var activity = IngestMetrics.ActivitySource.StartActivity("ingest.connection");
-            activity?.SetTag("ingest.connection.id", context.Connection.Id);
+            using var activity = ConnectionTrace.Start(session, context.Connection.Id);
             var openedAt = sessions.TimeProvider.GetTimestamp();
             Log.ConnectionOpened(logger, session.ConnectionId, address);
             using var connection = new IngestConnection(socket, session, sessions);
@@ -84,6 +83,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             }
             finally
             {
+                ConnectionTrace.End(activity, session);
                 LogClosed(session, address, openedAt, socket);
             }
         }
@@ -94,7 +94,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             registry.Remove(address);
             if (opened)
             {
-                metrics.ConnectionClosed();
+                metrics.ConnectionClosed(session.Closed?.Status);
             }
         }
     }

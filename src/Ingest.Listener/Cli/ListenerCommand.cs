@@ -87,6 +87,10 @@ internal static class ListenerCommand
         {
             Description = "Show the record headers (ingest-received-at, ingest-connection, ingest-gateway).",
         };
+        var showTrace = new Option<bool>("--show-trace")
+        {
+            Description = "Show each record's traceparent header (W3C Trace Context), which a gateway writes while it exports traces: text, traceparent=...; json, the envelope with \"traceparent\".",
+        };
         var deadLetter = new Option<bool>("--dlq")
         {
             Description = $"Read the dead-letter topic (the discovered one, else '{DefaultDeadLetterTopic}') and show each rejected message with its error headers.",
@@ -130,7 +134,7 @@ internal static class ListenerCommand
             "Prints the telemetry events the Ingest gateway writes to Kafka, live, and verifies them. " +
             "Events go to stdout; the count, the summary, errors and the status line to stderr.")
         {
-            bootstrap, topic, group, fromBeginning, format, headers, deadLetter, count, timeout, quiet, verify, noColour,
+            bootstrap, topic, group, fromBeginning, format, headers, showTrace, deadLetter, count, timeout, quiet, verify, noColour,
         };
         root.Validators.Add(result =>
         {
@@ -176,6 +180,7 @@ internal static class ListenerCommand
                 FromBeginning = parse.GetValue(fromBeginning),
                 Format = parse.GetValue(format) == "json" ? EventFormat.Json : EventFormat.Text,
                 ShowHeaders = parse.GetValue(headers),
+                ShowTrace = parse.GetValue(showTrace),
                 DeadLetter = dlq,
                 Count = parse.GetValue(count),
                 Timeout = seconds is { } s ? TimeSpan.FromSeconds(s) : null,

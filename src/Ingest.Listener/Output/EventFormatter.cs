@@ -20,6 +20,7 @@ internal sealed class EventFormatter
 
     internal const string ErrorHeader = IngestHeaders.Error;
     internal const string ErrorDetailHeader = IngestHeaders.ErrorDetail;
+    internal const string TraceParentHeader = IngestHeaders.TraceParent;
 
     private static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
 
@@ -27,6 +28,7 @@ internal sealed class EventFormatter
     private readonly bool _headers;
     private readonly bool _deadLetter;
     private readonly bool _colour;
+    private readonly bool _trace;
     private readonly StringBuilder _line = new(256);
     private readonly ArrayBufferWriter<byte> _json = new(512);
     private char[] _chars = new char[512];
@@ -35,9 +37,15 @@ internal sealed class EventFormatter
     /// <param name="headers">Show the record headers.</param>
     /// <param name="deadLetter">Dead-letter records: error headers first, the raw value escaped (implies <paramref name="headers"/>).</param>
     /// <param name="colour">Emit ANSI colours (text format only).</param>
-    public EventFormatter(EventFormat format, bool headers, bool deadLetter, bool colour)
+    /// <param name="trace">
+    /// Show the record's <c>traceparent</c> (the gateway writes it while it traces): text, a
+    /// <c>traceparent=</c> field when the record has one; JSON, the envelope with a
+    /// <c>"traceparent"</c> property (null when the record has none).
+    /// </param>
+    public EventFormatter(EventFormat format, bool headers, bool deadLetter, bool colour, bool trace = false)
     {
         _format = format;
+        _trace = trace;
         _headers = headers || deadLetter;
         _deadLetter = deadLetter;
         _colour = colour && format == EventFormat.Text;
@@ -110,11 +118,16 @@ internal sealed class EventFormatter
             AppendField("value", Utf8.GetString(value), Ansi.Red);
         }
 
+        if (_trace)
+        {
+            AppendHeader(message.Headers, TraceParentHeader, Ansi.Cyan);
+        }
+
         if (_headers && message.Headers is { } headers)
         {
             foreach (var header in headers)
             {
-                if (_deadLetter && header.Key is ErrorHeader or ErrorDetailHeader)
+                if ((_deadLetter && header.Key is ErrorHeader or ErrorDetailHeader) || (_trace && header.Key == TraceParentHeader))
                 {
                     continue;
                 }
@@ -183,7 +196,7 @@ internal sealed class EventFormatter
         var message = record.Message;
         var value = message.Value;
         _json.ResetWrittenCount();
-        if (!_headers)
+        if (!_headers && !_trace)
         {
             if (value is null)
             {
@@ -234,6 +247,18 @@ internal sealed class EventFormatter
             }
 
             json.WriteEndObject();
+            if (_trace)
+            {
+                if (message.Headers is { } headers && headers.TryGetLastBytes(TraceParentHeader, out var traceParent))
+                {
+                    json.WriteString("traceparent", Utf8.GetString(traceParent ?? []));
+                }
+                else
+                {
+                    json.WriteNull("traceparent");
+                }
+            }
+
             json.WritePropertyName("value");
             if (value is null)
             {

@@ -21,8 +21,13 @@ public sealed class StartupTests
         // Limits that cannot fit the process's file descriptor limit (at most 1,048,576 on Linux).
         { "Ingest:Limits:MaxConnections", "10000000", "Ingest:Limits:MaxConnections" },
         { "Ingest:Limits:ReservedDescriptors", "1000000", "Ingest:Limits:ReservedDescriptors" },
-        // Telemetry set-up.
-        { "Ingest:Telemetry:OtlpEndpoint", "not a url", "Ingest:Telemetry:OtlpEndpoint" },
+        // Telemetry: the standard OpenTelemetry variables (here as command-line keys; the environment works the same).
+        { "OTEL_EXPORTER_OTLP_ENDPOINT", "not a url", "OTEL_EXPORTER_OTLP_ENDPOINT" },
+        { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector:4317", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" },
+        { "OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon", "OTEL_EXPORTER_OTLP_PROTOCOL" },
+        { "OTEL_TRACES_SAMPLER", "sometimes", "OTEL_TRACES_SAMPLER" },
+        { "OTEL_METRIC_EXPORT_INTERVAL", "often", "OTEL_METRIC_EXPORT_INTERVAL" },
+        { "Ingest:Kafka:StatisticsIntervalMs", "-1", "Ingest:Kafka:StatisticsIntervalMs" },
         // Credentials: a token key without its secret; management access with nothing to require; the management port.
         { "Ingest:Auth:Tokens:Keys:0:Id", "backend-1", "Ingest:Auth:Tokens:Keys:0:Secret" },
         { "Ingest:Management:RequireApiKey", "true", "Ingest:Management:RequireApiKey" },

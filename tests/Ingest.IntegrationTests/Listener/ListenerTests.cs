@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ingest.Contracts;
@@ -165,6 +166,22 @@ public sealed class ListenerTests : IClassFixture<ListenerFixture>
             "timestamp=1456862575765 ingest-received-at=1700000000123 ingest-connection=conn-7 ingest-gateway=gw-test",
             Assert.Single(result.Lines),
             StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ShowTrace_PrintsTheRecordsTraceParent()
+    {
+        const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var topic = _kafka.NewTopic(partitions: 1);
+        var traced = ListenerFixture.Event("client 1", 1, 1456862575765);
+        traced.Headers.Add(IngestHeaders.TraceParent, Encoding.ASCII.GetBytes(TraceParent));
+        _kafka.Produce(topic, [traced, ListenerFixture.Event("client 1", 2, 1456862575766)]);
+
+        var result = await Run("--topic", topic, "--from-beginning", "--count", "2", "--timeout", Bound, "--show-trace");
+
+        Assert.Equal(2, result.Lines.Length);
+        Assert.EndsWith("timestamp=1456862575765 traceparent=" + TraceParent, result.Lines[0], StringComparison.Ordinal);
+        Assert.EndsWith("timestamp=1456862575766", result.Lines[1], StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public sealed class IngestTests
         Assert.InRange(receivedAt, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         Assert.False(string.IsNullOrEmpty(record.Headers[IngestHeaders.Connection]));
         Assert.False(string.IsNullOrEmpty(record.Headers[IngestHeaders.Gateway]));
+        // No trace exporter is configured: no traceparent, nothing but the three headers.
+        Assert.Equal(3, record.Headers.Count);
         Assert.Empty(client.Errors);
     }
 

@@ -40,6 +40,21 @@ public sealed class ProducerConfigTests
     }
 
     [Theory]
+    [InlineData(null, 5_000)]
+    [InlineData(250, 250)]
+    [InlineData(0, 0)]
+    public void ForProducer_StatisticsInterval_FollowsTheOption_ZeroIsOff(int? configured, int expected)
+    {
+        var options = new IngestOptions();
+        if (configured is { } interval)
+        {
+            options.Kafka.StatisticsIntervalMs = interval;
+        }
+
+        Assert.Equal(expected, KafkaClientConfigs.ForProducer(options, Bootstrap).StatisticsIntervalMs);
+    }
+
+    [Theory]
     [InlineData("none", CompressionType.None)]
     [InlineData("gzip", CompressionType.Gzip)]
     [InlineData("snappy", CompressionType.Snappy)]

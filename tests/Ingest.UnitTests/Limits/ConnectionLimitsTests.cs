@@ -9,9 +9,9 @@ namespace Ingest.UnitTests.Limits;
 public sealed class ConnectionLimitsTests
 {
     [Theory]
-    // descriptors, total (less 256 reserved), WebSockets (less 512 HTTP and the 32 upgrade margin), HTTP
-    [InlineData(1_024, 768, 224, 512)]
-    [InlineData(20_000, 19_744, 19_200, 512)]
+    // descriptors, total (less 384 reserved), WebSockets (less 512 HTTP and the 32 upgrade margin), HTTP
+    [InlineData(1_024, 640, 96, 512)]
+    [InlineData(20_000, 19_616, 19_072, 512)]
     public void Defaults_AreDerivedFromTheDescriptorLimit(long descriptors, int total, int webSockets, int http)
     {
         var limits = ConnectionLimits.For(new IngestOptions(), descriptors);
@@ -37,14 +37,14 @@ public sealed class ConnectionLimitsTests
     public void MaxConnections_BeyondTheDescriptorsLessTheReserve_NamesItsKey()
     {
         var options = new IngestOptions();
-        options.Limits.MaxConnections = 769;
+        options.Limits.MaxConnections = 641;
 
         var error = Assert.Throws<ConfigurationException>(() => ConnectionLimits.For(options, 1_024));
 
-        Assert.StartsWith("Ingest:Limits:MaxConnections (769)", error.Message, StringComparison.Ordinal);
-        Assert.Contains("at most 768", error.Message, StringComparison.Ordinal);
-        options.Limits.MaxConnections = 768;
-        Assert.Equal(768, ConnectionLimits.For(options, 1_024).Total);
+        Assert.StartsWith("Ingest:Limits:MaxConnections (641)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 640", error.Message, StringComparison.Ordinal);
+        options.Limits.MaxConnections = 640;
+        Assert.Equal(640, ConnectionLimits.For(options, 1_024).Total);
     }
 
     [Fact]

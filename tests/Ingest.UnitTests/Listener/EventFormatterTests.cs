@@ -9,6 +9,7 @@ namespace Ingest.UnitTests.Listener;
 public sealed class EventFormatterTests
 {
     private const string Event = """{"msg":"msg number 1","clientId":"client 1","timestamp":1456862575765}""";
+    private const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     [Fact]
     public void Text_Event_PrintsTimePartitionOffsetAndFields()
@@ -145,8 +146,40 @@ public sealed class EventFormatterTests
         Assert.Equal(string.Concat(Enumerable.Repeat(Event + "\n", 3)), writer.ToString());
     }
 
-    private static EventFormatter Formatter(EventFormat format, bool headers = false, bool deadLetter = false, bool colour = false) =>
-        new(format, headers, deadLetter, colour);
+    [Fact]
+    public void Text_ShowTrace_AppendsTheTraceParentOnce_EvenWithEveryHeader()
+    {
+        var record = Record(Event, extraHeaders: (IngestHeaders.TraceParent, TraceParent));
+
+        Assert.EndsWith(" timestamp=1456862575765 traceparent=" + TraceParent, Formatter(EventFormat.Text, trace: true).Format(record), StringComparison.Ordinal);
+        var withHeaders = Formatter(EventFormat.Text, headers: true, trace: true).Format(record);
+        Assert.EndsWith(" timestamp=1456862575765 traceparent=" + TraceParent + " ingest-received-at=1700000000000 ingest-connection=conn-1 ingest-gateway=\"gw 1\"", withHeaders, StringComparison.Ordinal);
+        Assert.DoesNotContain("traceparent", Formatter(EventFormat.Text).Format(record), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Text_ShowTrace_RecordWithoutOne_ShowsNothingMore()
+    {
+        var line = Formatter(EventFormat.Text, trace: true).Format(Record(Event));
+
+        Assert.Equal("""2024-05-06T07:08:09.010Z 3/42 clientId="client 1" msg="msg number 1" timestamp=1456862575765""", line);
+    }
+
+    [Fact]
+    public void Json_ShowTrace_IsTheEnvelopeWithTraceParent_NullWhenTheRecordHasNone()
+    {
+        using (var traced = JsonDocument.Parse(Formatter(EventFormat.Json, trace: true).Format(Record(Event, extraHeaders: (IngestHeaders.TraceParent, TraceParent)))))
+        {
+            Assert.Equal(TraceParent, traced.RootElement.GetProperty("traceparent").GetString());
+            Assert.Equal(Event, traced.RootElement.GetProperty("value").GetRawText());
+        }
+
+        using var untraced = JsonDocument.Parse(Formatter(EventFormat.Json, trace: true).Format(Record(Event)));
+        Assert.Equal(JsonValueKind.Null, untraced.RootElement.GetProperty("traceparent").ValueKind);
+    }
+
+    private static EventFormatter Formatter(EventFormat format, bool headers = false, bool deadLetter = false, bool colour = false, bool trace = false) =>
+        new(format, headers, deadLetter, colour, trace);
 
     private static ConsumeResult<byte[]?, byte[]?> Record(string value, string? key = "client 1", params (string Name, string Value)[] extraHeaders)
     {

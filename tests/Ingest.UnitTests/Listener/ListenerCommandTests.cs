@@ -12,7 +12,7 @@ public sealed class ListenerCommandTests
         var (exitCode, output, _) = await Run("--help");
 
         Assert.Equal(0, exitCode);
-        foreach (var option in new[] { "--bootstrap", "--topic", "--group", "--from-beginning", "--format", "--headers", "--dlq", "--count", "--timeout", "--quiet", "--verify", "--no-color", "bench" })
+        foreach (var option in new[] { "--bootstrap", "--topic", "--group", "--from-beginning", "--format", "--headers", "--show-trace", "--dlq", "--count", "--timeout", "--quiet", "--verify", "--no-color", "bench" })
         {
             Assert.Contains(option, output, StringComparison.Ordinal);
         }

@@ -103,11 +103,14 @@ public sealed class AckTrackerTests
     [Fact]
     public void Register_GrowthAfterTheRingWrapped_KeepsPendingState()
     {
-        // Move the window so that the pending range wraps around the end of the initial ring.
+        // Move the window so that the pending range wraps around the end of the initial ring
+        // (slots are reused once the ack covering them went out).
         for (var i = 0; i < 13; i++)
         {
             _tracker.Resolve(_tracker.Register());
         }
+
+        _tracker.Acknowledged(13);
 
         RegisterMany(16); // 14..29: exactly full
         _tracker.Resolve(20);
@@ -369,6 +372,49 @@ public sealed class AckTrackerTests
 
         Assert.Equal(Count, _tracker.LastRegistered);
         Assert.Equal(Count, _tracker.ResolvedUpTo);
+    }
+
+    [Fact]
+    public void ReceivedTimes_StayUntilTheAckGoesOut_ThroughGrowthAndWrapping()
+    {
+        for (var sequence = 1L; sequence <= 40; sequence++)
+        {
+            _tracker.Register(receivedAt: 1_000 + sequence);
+        }
+
+        for (var sequence = 40L; sequence >= 1; sequence--)
+        {
+            _tracker.Resolve(sequence);
+        }
+
+        AssertTimes(from: 1, upTo: 40);
+        _tracker.Acknowledged(30);
+        for (var sequence = 41L; sequence <= 110; sequence++)
+        {
+            _tracker.Register(receivedAt: 1_000 + sequence); // reuses the freed slots of the 64-slot ring, then grows
+        }
+
+        AssertTimes(from: 31, upTo: 110);
+        _tracker.Acknowledged(100); // no further than what is resolved
+        AssertTimes(from: 41, upTo: 110);
+    }
+
+    [Fact]
+    public void ReceivedTimes_NothingRegistered_IsEmptyFromOne()
+    {
+        Assert.Empty(_tracker.ReceivedTimes(out var from));
+        Assert.Equal(1, from);
+    }
+
+    /// <summary>The times from <see cref="AckTracker.ReceivedTimes"/> start at <paramref name="from"/> and are 1000 + sequence up to <paramref name="upTo"/>.</summary>
+    private void AssertTimes(long from, long upTo)
+    {
+        var times = _tracker.ReceivedTimes(out var first);
+        Assert.Equal(from, first);
+        for (var sequence = from; sequence <= upTo; sequence++)
+        {
+            Assert.Equal(1_000 + sequence, times[sequence & (times.Length - 1)]);
+        }
     }
 
     private void RegisterMany(int count)

@@ -140,6 +140,27 @@ public sealed class StreamHubTests : IDisposable
     }
 
     [Fact]
+    public void Publish_ShowTrace_AddsTheRecordsTraceParent_OnlyForThoseWhoAsked()
+    {
+        const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        using var hub = Hub();
+        var plain = hub.TrySubscribe(null)!;
+        var traced = hub.TrySubscribe("c", showTrace: true)!;
+        var record = Record("c", 7);
+        record.Message.Headers = new Headers { { IngestHeaders.TraceParent, Encoding.ASCII.GetBytes(TraceParent) } };
+
+        hub.Publish(record);
+        hub.Publish(Record("c", 8)); // written by a gateway that was not tracing
+
+        Assert.True(plain.TryDequeue(out var plainFrame));
+        Assert.DoesNotContain("traceparent", Encoding.UTF8.GetString(plainFrame.Frame), StringComparison.Ordinal);
+        Assert.True(traced.TryDequeue(out var tracedFrame));
+        Assert.Contains($",\"clientId\":\"c\",\"traceparent\":\"{TraceParent}\",\"event\":{{\"n\":7}}}}", Encoding.UTF8.GetString(tracedFrame.Frame), StringComparison.Ordinal);
+        Assert.True(traced.TryDequeue(out var untraced));
+        Assert.Contains(",\"traceparent\":null,", Encoding.UTF8.GetString(untraced.Frame), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Subscribe_OverTheLimit_IsRefused_UntilOneLeaves()
     {
         using var hub = Hub(maxSubscribers: 2);
