@@ -25,8 +25,10 @@ public sealed class UnreadFramesTests
 {
     private const string Valid = "{\"msg\":\"ok\",\"clientId\":\"c\",\"timestamp\":1}";
 
-    /// <summary>The clients here send invalid messages for their error frames: the allowance of rejections, off.</summary>
+    /// <summary>The clients here send invalid messages for their error frames: the allowances of rejections, the connection's and its address's, off.</summary>
     private const string NoRejectAllowance = "Ingest:Limits:InvalidMessageBurst";
+
+    private const string NoAddressRejectAllowance = "Ingest:Limits:InvalidMessageBurstPerAddress";
 
     /// <summary>Odd messages are invalid (an error frame each), even ones valid (acked once in Kafka).</summary>
     private static string Mixed(long sequence) => sequence % 2 == 1 ? "not json" : Valid;
@@ -38,6 +40,7 @@ public sealed class UnreadFramesTests
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
             [NoRejectAllowance] = "0",
+            [NoAddressRejectAllowance] = "0",
             ["Ingest:WebSocket:MaxUnackedMessages"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Ingest:Kafka:LingerMs"] = "0", // valid messages acked sooner: the socket fills sooner
         });
@@ -88,7 +91,7 @@ public sealed class UnreadFramesTests
     [Fact]
     public async Task OutboundCap_ReadingStops_AndTheClientThatReadsAtLastGetsEveryFrame_TheFinalAck_AndClose1008()
     {
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:WebSocket:MaxOutboundBytes"] = "65536", [NoRejectAllowance] = "0" });
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:WebSocket:MaxOutboundBytes"] = "65536", [NoRejectAllowance] = "0", [NoAddressRejectAllowance] = "0" });
         var connection = await ConnectNonReadingAsync(gateway);
         using var stuck = connection.Client;
         var session = connection.Session;
@@ -127,6 +130,7 @@ public sealed class UnreadFramesTests
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
             [NoRejectAllowance] = "0",
+            [NoAddressRejectAllowance] = "0",
             ["Ingest:WebSocket:MaxOutboundBytes"] = "65536",
             ["Ingest:WebSocket:SendTimeoutMs"] = "2000",
         });
@@ -154,6 +158,7 @@ public sealed class UnreadFramesTests
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
         {
             [NoRejectAllowance] = "0",
+            [NoAddressRejectAllowance] = "0",
             ["Ingest:WebSocket:SendTimeoutMs"] = "2000",
             ["Ingest:WebSocket:MaxOutboundBytes"] = "1073741824", // the largest: the outbound cap never closes it
         });
