@@ -64,8 +64,10 @@ internal static class AbuseRunner
 
         await log.WriteLineAsync($"(a) good connections alone, {options.Seconds} s...").ConfigureAwait(false);
         var cpu0 = gateway.CpuTime;
+        var clientsCpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
         var alone = await RunGoodAsync(gateway.WebSocketUri, options, "a", duration, cancellationToken).ConfigureAwait(false);
         var aloneCpu = (gateway.CpuTime - cpu0).TotalSeconds;
+        var aloneClientsCpu = (ProcessProbe.CpuTime(Environment.ProcessId) - clientsCpu0).TotalSeconds;
 
         await log.WriteLineAsync($"(b) {options.GarbageConnections:N0} connections sending invalid JSON as fast as they can (another process), then the good ones again...").ConfigureAwait(false);
         // The flood runs in a process of its own: in this one, a thousand send loops would take the
@@ -76,8 +78,13 @@ internal static class AbuseRunner
         var rss0 = gateway.ResidentBytes;
         cpu0 = gateway.CpuTime;
         var stats0 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        var floodCpu0 = ProcessProbe.CpuTime(flood.ProcessId);
+        clientsCpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
         var flooded = await RunGoodAsync(gateway.WebSocketUri, options, "b", duration, cancellationToken).ConfigureAwait(false);
         var floodedCpu = (gateway.CpuTime - cpu0).TotalSeconds;
+        var floodedClientsCpu = (ProcessProbe.CpuTime(Environment.ProcessId) - clientsCpu0).TotalSeconds;
+        var floodCpu1 = ProcessProbe.CpuTime(flood.ProcessId); // zero once it has exited (--once: all its connections closed)
+        var floodCpu = floodCpu1 > floodCpu0 ? $"{(floodCpu1 - floodCpu0).TotalSeconds:F1} s" : "(exited: its connections were closed)";
         var stats1 = await gateway.GetStatsAsync(cancellationToken).ConfigureAwait(false);
         var rss1 = gateway.ResidentBytes;
         var (garbageSent, reconnects) = await flood.StopAsync().ConfigureAwait(false);
@@ -85,8 +92,8 @@ internal static class AbuseRunner
         var ratio = flooded.EventsPerSecond / alone.EventsPerSecond;
         await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"""
 
-            good connections alone:     {alone.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {alone.P50Ms:F1}/{alone.P99Ms:F1} ms, gateway CPU {aloneCpu:F1} s
-            with {options.GarbageConnections:N0} garbage connections{(options.Once ? " (once)" : "")}: {flooded.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {flooded.P50Ms:F1}/{flooded.P99Ms:F1} ms, gateway CPU {floodedCpu:F1} s
+            good connections alone:     {alone.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {alone.P50Ms:F1}/{alone.P99Ms:F1} ms, CPU: gateway {aloneCpu:F1} s, good clients {aloneClientsCpu:F1} s
+            with {options.GarbageConnections:N0} garbage connections{(options.Once ? " (once)" : "")}: {flooded.EventsPerSecond,10:N0} events/s acked, ack p50/p99 {flooded.P50Ms:F1}/{flooded.P99Ms:F1} ms, CPU: gateway {floodedCpu:F1} s, good clients {floodedClientsCpu:F1} s, flood {floodCpu}
             ratio (target >= 50%):      {ratio:P0}
             invalid messages the gateway rejected meanwhile: {stats1.MessagesRejected - stats0.MessagesRejected:N0} ({(stats1.MessagesRejected - stats0.MessagesRejected) / duration.TotalSeconds:N0}/s); garbage sent in all: {garbageSent:N0}; bad clients closed by the gateway and connected again: {reconnects:N0}
             gateway RSS during the flood: {rss0 / 1048576.0:F0} -> {rss1 / 1048576.0:F0} MiB; good events errored: {alone.Errored + flooded.Errored}
