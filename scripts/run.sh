@@ -17,6 +17,10 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   fi
   export "$key=$value"
 done < "$ROOT/deploy/gateway.env"
+# A development run: readable log lines (appsettings.Development.json) unless an environment is named.
+if [[ -z "${ASPNETCORE_ENVIRONMENT:-}${DOTNET_ENVIRONMENT:-}" ]]; then
+  export ASPNETCORE_ENVIRONMENT=Development
+fi
 # The connection limits follow the descriptor limit (docs/operations.md, "Limits"): use all we may.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # setup.sh built the gateway (Release) and proved that librdkafka loads.

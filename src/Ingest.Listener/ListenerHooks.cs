@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Ingest.Listener.Consuming;
 
 namespace Ingest.Listener;
 
@@ -16,4 +17,7 @@ internal sealed class ListenerHooks
 
     /// <summary>An event was handled; the argument is the run's total so far.</summary>
     public Action<long>? EventHandled { get; init; }
+
+    /// <summary>The status was shown (at its rate, never per event) with this lag per partition.</summary>
+    public Action<IReadOnlyList<PartitionLag>>? StatusShown { get; init; }
 }

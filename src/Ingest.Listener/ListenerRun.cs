@@ -22,8 +22,9 @@ internal static class ListenerRun
     {
         var formatter = options.Quiet ? null : new EventFormatter(options.Format, options.ShowHeaders, options.DeadLetter, console.Colour);
         var verifier = options.Verify ? new EventVerifier() : null;
-        // The status line is for people watching events go by: never in quiet mode.
-        var status = console.LiveStatus && !options.Quiet ? new StatusLine() : null;
+        // The status is for people watching events go by (a line redrawn on a terminal) and, in
+        // json format, for programs (a JSON line a second on stderr): never in quiet mode.
+        var status = !options.Quiet && (console.LiveStatus || options.Format == EventFormat.Json) ? new StatusLine() : null;
         var loop = new ConsumeLoop(options, console, formatter, verifier, status, hooks, time ?? TimeProvider.System);
         if (!options.Quiet)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Ingest.LoadTest.Engine;
+using Ingest.LoadTest.Metrics;
 
 namespace Ingest.LoadTest.Bench;
 
@@ -42,6 +43,9 @@ internal sealed class BenchResult
     public double? GatewayAddsAtP99Ms => RawPaced is null || GatewayPaced is null ? null : GatewayPaced.Measure.AckLatency.P99Ms - RawPaced.Latency.P99Ms;
 
     public ColdStart? Cold { get; set; }
+
+    /// <summary>The warm gateway's <c>/metrics</c> histograms after the rounds and the latency runs; null when not read.</summary>
+    public GatewayMetrics? GatewayMetrics { get; set; }
 
     /// <summary>Cold events/s over the warm gateway's (the median round's).</summary>
     public double ColdOverWarm => Cold is null || Median is not { Gateway.EventsPerSecond: > 0 } warm ? 0 : Cold.Load.EventsPerSecond / warm.Gateway.EventsPerSecond;

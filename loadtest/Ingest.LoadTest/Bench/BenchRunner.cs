@@ -2,6 +2,7 @@ using System.Globalization;
 using Ingest.Kafka;
 using Ingest.Kafka.Embedded;
 using Ingest.LoadTest.Engine;
+using Ingest.LoadTest.Metrics;
 using Ingest.LoadTest.Reports;
 
 namespace Ingest.LoadTest.Bench;
@@ -116,6 +117,10 @@ internal static class BenchRunner
                 var half = (int)Math.Max(1, result.Median!.Gateway.EventsPerSecond / 2);
                 result.GatewayPacedHalfMax = await MeasurePacedAsync(gateway, bootstrap, topics.Gateway, options, half, runId + "h", log, cancellationToken).ConfigureAwait(false);
             }
+
+            // The warm gateway's own histograms, after everything it was measured on (outside every CPU window).
+            result.GatewayMetrics = await GatewayMetricsScraper.ScrapeAsync(new Uri(gateway.HttpUri, "/metrics"), cancellationToken).ConfigureAwait(false);
+            await log.WriteLineAsync(result.GatewayMetrics.Headline).ConfigureAwait(false);
         }
 
         // Cold start: a fresh gateway process, loaded the moment /readyz answers 200, with the

@@ -207,11 +207,15 @@ internal static class LoadTestCommand
         var window = new Option<int?>("--window") { Description = "Unacked messages a client may have in flight." };
         var hold = new Option<int?>("--hold-seconds") { Description = "Seconds every connection stays open and idle before sending." };
         var duration = new Option<int?>("--duration-seconds") { Description = "Paced scenarios: send for this long (sets the events per client from --interval-ms and --batch)." };
-        var results = new Option<string>("--results") { Description = "Folder for the Markdown and JSON reports.", DefaultValueFactory = _ => "results" };
+        var results = new Option<string>("--results") { Description = "Folder for the Markdown, HTML, JSON and CSV reports.", DefaultValueFactory = _ => "results" };
+        var metricsUrl = new Option<string?>("--metrics-url")
+        {
+            Description = "The gateway's Prometheus endpoint, read at the end of the run for the report (default: http(s)://<--url's host and port>/metrics; 'none' to skip).",
+        };
         var preset = ScenarioSettings.Preset(name, new Uri("ws://127.0.0.1/ws"), "");
         var command = new Command(name, $"Scenario {name}: {preset.Clients} clients x {preset.EventsPerClient} events, batch {preset.Batch}, {(preset.Simulation == LoadSimulation.Paced ? $"one message every {preset.Interval.TotalMilliseconds} ms" : "as fast as acked")}; verified in Kafka.")
         {
-            url, bootstrap, topic, clients, events, batch, interval, window, hold, duration, results,
+            url, bootstrap, topic, clients, events, batch, interval, window, hold, duration, results, metricsUrl,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -224,10 +228,21 @@ internal static class LoadTestCommand
                 return 2;
             }
 
+            var metrics = parse.GetValue(metricsUrl);
+            Uri? metricsTarget = null;
+            if (metrics is not null && metrics != "none"
+                && (!Uri.TryCreate(metrics, UriKind.Absolute, out metricsTarget) || (metricsTarget.Scheme != Uri.UriSchemeHttp && metricsTarget.Scheme != Uri.UriSchemeHttps)))
+            {
+                await Console.Error.WriteLineAsync($"--metrics-url must be an absolute http:// or https:// URL, or none (got '{metrics}').").ConfigureAwait(false);
+                return 2;
+            }
+
             var settings = ScenarioSettings.Preset(name, target, servers) with
             {
                 Topic = parse.GetValue(topic) ?? environment?.Topic ?? "events",
                 ResultsDirectory = parse.GetValue(results)!,
+                ScrapeMetrics = metrics != "none",
+                MetricsUrl = metricsTarget,
             };
             settings = settings with
             {
@@ -262,7 +277,7 @@ internal static class LoadTestCommand
                 await Console.Error.WriteLineAsync().ConfigureAwait(false);
             }
 
-            ScenarioReport.Render(result).WriteToConsole();
+            ScenarioReport.WriteToConsole(result, Console.Out);
             var files = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"Results: {files}").ConfigureAwait(false);
             return result.Passed ? 0 : 1;

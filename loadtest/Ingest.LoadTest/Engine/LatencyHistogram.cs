@@ -24,12 +24,49 @@ internal sealed class LatencyHistogram
     public const int SignificantDigits = 3;
 
     private readonly LongConcurrentHistogram _histogram = new(1, HighestMicroseconds, SignificantDigits);
+    private readonly Recorder? _interval;
+    private HistogramBase? _recycled;
+
+    /// <param name="intervals">
+    /// Also record into an HdrHistogram <see cref="Recorder"/>, so that <see cref="TakeInterval"/>
+    /// gives the values recorded since its last call (the report's per-second p50/p99). It costs a
+    /// second recording per value, so only the scenarios, not the bench, ask for it.
+    /// </param>
+    public LatencyHistogram(bool intervals = false)
+    {
+        if (intervals)
+        {
+            _interval = new Recorder(1, HighestMicroseconds, SignificantDigits, static (id, lowest, highest, digits) => new LongConcurrentHistogram(id, lowest, highest, digits));
+        }
+    }
 
     /// <summary>Values recorded.</summary>
     public long Count => _histogram.TotalCount;
 
     /// <summary>Records one value in microseconds.</summary>
-    public void Record(long microseconds) => _histogram.RecordValue(Math.Clamp(microseconds, 0, HighestMicroseconds));
+    public void Record(long microseconds)
+    {
+        var value = Math.Clamp(microseconds, 0, HighestMicroseconds);
+        _histogram.RecordValue(value);
+        _interval?.RecordValue(value);
+    }
+
+    /// <summary>
+    /// The values recorded since the previous call (or since creation), summarised in milliseconds;
+    /// recording goes on meanwhile without a lock (HdrHistogram's <see cref="Recorder"/> swaps its
+    /// two histograms). One caller at a time.
+    /// </summary>
+    public LatencySummary TakeInterval()
+    {
+        if (_interval is null)
+        {
+            throw new InvalidOperationException("This histogram was created without intervals.");
+        }
+
+        var interval = _interval.GetIntervalHistogram(_recycled);
+        _recycled = interval;
+        return Summarize(interval);
+    }
 
     /// <summary>Records the time from <paramref name="startTimestamp"/> to <paramref name="nowTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/> values).</summary>
     public void RecordSince(long startTimestamp, long nowTimestamp) =>
@@ -39,12 +76,20 @@ internal sealed class LatencyHistogram
     public long Percentile(double percentile) => Count == 0 ? 0 : _histogram.GetValueAtPercentile(percentile);
 
     /// <summary>p50, p90, p99 and max in milliseconds, for reports.</summary>
-    public LatencySummary Summarize() => new(
-        Count,
-        Percentile(50) / 1000.0,
-        Percentile(90) / 1000.0,
-        Percentile(99) / 1000.0,
-        (Count == 0 ? 0 : _histogram.GetMaxValue()) / 1000.0);
+    public LatencySummary Summarize() => Summarize(_histogram);
+
+    private static LatencySummary Summarize(HistogramBase histogram)
+    {
+        var count = histogram.TotalCount;
+        return count == 0
+            ? new LatencySummary(0, 0, 0, 0, 0)
+            : new LatencySummary(
+                count,
+                histogram.GetValueAtPercentile(50) / 1000.0,
+                histogram.GetValueAtPercentile(90) / 1000.0,
+                histogram.GetValueAtPercentile(99) / 1000.0,
+                histogram.GetMaxValue() / 1000.0);
+    }
 }
 
 /// <summary>Latency percentiles in milliseconds.</summary>

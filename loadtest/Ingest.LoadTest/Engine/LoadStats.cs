@@ -1,7 +1,8 @@
 namespace Ingest.LoadTest.Engine;
 
 /// <summary>Counters and latencies shared by the clients of one step (fields for Interlocked).</summary>
-internal sealed class LoadStats
+/// <param name="latencyPerSecond">Keep interval histograms of the ack latency as well, for a <see cref="Timeline"/>.</param>
+internal sealed class LoadStats(bool latencyPerSecond = false)
 {
 #pragma warning disable CA1051 // counters are fields so that clients can update them with Interlocked
     public long MessagesSent;
@@ -20,7 +21,7 @@ internal sealed class LoadStats
 #pragma warning restore CA1051
 
     /// <summary>Send (or intended send) to ack, per message.</summary>
-    public LatencyHistogram AckLatency { get; } = new();
+    public LatencyHistogram AckLatency { get; } = new(intervals: latencyPerSecond);
 }
 
 /// <summary>Settings of one <see cref="LoadClient"/>.</summary>

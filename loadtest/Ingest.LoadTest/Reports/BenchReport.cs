@@ -11,7 +11,8 @@ namespace Ingest.LoadTest.Reports;
 /// <summary>
 /// The <c>bench</c> report, in sections: the three-way comparison first (raw producer without
 /// headers, raw producer with the gateway's record, gateway warm and cold), then the ratios and
-/// checks, every round, the latency at a fixed rate, and memory. Shown on the console and written
+/// checks, every round, the latency at a fixed rate, and memory; then the warm gateway's /metrics
+/// histograms. Shown on the console and written
 /// as Markdown, HTML (with bar charts) and JSON (the full result) under the results folder.
 /// </summary>
 internal static class BenchReport
@@ -62,6 +63,11 @@ internal static class BenchReport
 
             AnsiConsole.Write(table);
         }
+
+        if (r.GatewayMetrics is { } metrics)
+        {
+            MetricsReport.WriteToConsole(metrics, Console.Out);
+        }
     }
 
     public static string ToMarkdown(BenchResult r, string title)
@@ -78,6 +84,11 @@ internal static class BenchReport
             {
                 markdown.AppendLine($"| {string.Join(" | ", row)} |");
             }
+        }
+
+        if (r.GatewayMetrics is { } metrics)
+        {
+            markdown.AppendLine().Append(MetricsReport.Section(metrics).Markdown);
         }
 
         return markdown.ToString();
@@ -123,6 +134,11 @@ internal static class BenchReport
         foreach (var chart in Charts(r))
         {
             html.AppendLine(chart.ToSvg());
+        }
+
+        if (r.GatewayMetrics is { } metrics)
+        {
+            html.AppendLine(MetricsReport.Section(metrics).Html);
         }
 
         return html.AppendLine("</body></html>").ToString();

@@ -4,7 +4,7 @@ using Ingest.LoadTest.Scenarios;
 
 namespace Ingest.LoadTest.Reports;
 
-/// <summary>Scenario reports: live progress line, final table, Markdown and JSON files.</summary>
+/// <summary>Scenario reports: live progress line, final table, per-second rows, gateway metrics; Markdown, HTML, JSON and CSV files.</summary>
 internal static class ScenarioReport
 {
     /// <summary>Rewrites one status line on a terminal; prints nothing when stderr is redirected.</summary>
@@ -44,6 +44,32 @@ internal static class ScenarioReport
     public static IReadOnlyList<BarChart> Charts(ScenarioResult result) =>
         [BarChart.Latency("Send to ack", result.AckLatency), BarChart.Latency("Send to landed in Kafka", result.LandedLatency)];
 
+    /// <summary>After the main table: the per-second charts and rows, and the gateway's /metrics histograms (or why there are none).</summary>
+    public static IReadOnlyList<ReportSection> Sections(ScenarioResult result)
+    {
+        var sections = new List<ReportSection> { TimelineReport.Section(result.Timeline) };
+        if (result.GatewayMetrics is { } metrics)
+        {
+            sections.Add(MetricsReport.Section(metrics));
+        }
+
+        return sections;
+    }
+
+    /// <summary>The main table, then the per-second table (or sparklines) and the gateway's histograms.</summary>
+    public static void WriteToConsole(ScenarioResult result, TextWriter lines)
+    {
+        Render(result).WriteToConsole();
+        TimelineReport.WriteToConsole(result.Timeline, lines);
+        if (result.GatewayMetrics is { } metrics)
+        {
+            MetricsReport.WriteToConsole(metrics, lines);
+        }
+    }
+
+    /// <summary>Markdown, HTML and JSON, and the per-second rows as CSV.</summary>
     public static Task<ReportFiles> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken) =>
-        Render(result).WriteFilesAsync(result, directory, result.Scenario, $"Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}", null, Charts(result), cancellationToken);
+        Render(result).WriteFilesAsync(
+            result, directory, result.Scenario, $"Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}", null, Charts(result), cancellationToken,
+            Sections(result), TimelineReport.ToCsv(result.Timeline));
 }

@@ -42,6 +42,12 @@ internal sealed record ScenarioSettings
 
     public string ResultsDirectory { get; init; } = "results";
 
+    /// <summary>Read the gateway's <c>GET /metrics</c> at the end of the run, for the report. Defaults to true.</summary>
+    public bool ScrapeMetrics { get; init; } = true;
+
+    /// <summary>Where the gateway's metrics are; null: the gateway of <see cref="Url"/> (<c>http(s)://host:port/metrics</c>).</summary>
+    public Uri? MetricsUrl { get; init; }
+
     /// <summary>
     /// A paced scenario sending for <paramref name="duration"/>: one message per interval per client,
     /// so <c>duration / interval</c> messages of <see cref="Batch"/> events each (at least one).

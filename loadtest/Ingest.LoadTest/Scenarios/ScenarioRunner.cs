@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Ingest.LoadTest.Engine;
+using Ingest.LoadTest.Metrics;
 using Ingest.LoadTest.Verification;
 
 namespace Ingest.LoadTest.Scenarios;
@@ -7,7 +8,8 @@ namespace Ingest.LoadTest.Scenarios;
 /// <summary>
 /// Runs one scenario end to end: clients send, keep unacked messages, reconnect and resend; then
 /// verification counts this run's records in Kafka and fails unless every acked event landed
-/// exactly once and every sent event was resolved.
+/// exactly once and every sent event was resolved. The run is also sampled every second (a
+/// <see cref="Timeline"/>), and the gateway's <c>/metrics</c> is read at its end.
 /// </summary>
 internal static class ScenarioRunner
 {
@@ -20,7 +22,7 @@ internal static class ScenarioRunner
             acked[i] = new bool[settings.EventsPerClient];
         }
 
-        var stats = new LoadStats();
+        var stats = new LoadStats(latencyPerSecond: true);
         var options = new LoadClientOptions
         {
             Window = settings.Window,
@@ -57,8 +59,26 @@ internal static class ScenarioRunner
                 previous = (elapsed, sent, acked);
             },
             null, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
-        var elapsed = await LoadDriver.RunAsync(settings.Url, settings.Clients, options, stats, body, settings.DrainTimeout, cancellationToken).ConfigureAwait(false);
+        var timeline = new Timeline(stats, started);
+        TimeSpan elapsed;
+        using (var timelineStop = new CancellationTokenSource())
+        {
+            var sampling = timeline.RunAsync(timelineStop.Token);
+            try
+            {
+                elapsed = await LoadDriver.RunAsync(settings.Url, settings.Clients, options, stats, body, settings.DrainTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await timelineStop.CancelAsync().ConfigureAwait(false);
+                await sampling.ConfigureAwait(false);
+            }
+        }
+
         await verifier.CatchUpAsync(settings.DrainTimeout, cancellationToken).ConfigureAwait(false);
+        var metrics = settings.ScrapeMetrics
+            ? await GatewayMetricsScraper.ScrapeAsync(settings.MetricsUrl ?? GatewayMetricsScraper.MetricsUrlFor(settings.Url), cancellationToken).ConfigureAwait(false)
+            : null;
 
         long ackedEvents = 0, landed = 0, duplicated = 0, missing = 0, landedUnacked = 0;
         for (var c = 0; c < settings.Clients; c++)
@@ -120,6 +140,8 @@ internal static class ScenarioRunner
             DrainingFrames = stats.DrainingFrames,
             AckLatency = stats.AckLatency.Summarize(),
             LandedLatency = verifier.LandedLatency.Summarize(),
+            Timeline = timeline.Seconds,
+            GatewayMetrics = metrics,
         };
     }
 }
@@ -154,6 +176,10 @@ internal sealed record ScenarioResult
     public long DrainingFrames { get; init; }
     public required LatencySummary AckLatency { get; init; }
     public required LatencySummary LandedLatency { get; init; }
+    /// <summary>The run second by second: events/s sent and acked, send-to-ack p50/p99 of each second.</summary>
+    public IReadOnlyList<TimelineSecond> Timeline { get; init; } = [];
+    /// <summary>The gateway's /metrics histograms at the end of the run; null when not asked for.</summary>
+    public GatewayMetrics? GatewayMetrics { get; init; }
 
     /// <summary>Every acked event landed exactly once, and every event sent was acked or rejected.</summary>
     public bool Passed => Missing == 0 && DuplicatedAcked == 0 && Acked + Errored == (long)Clients * EventsPerClient;

@@ -54,6 +54,7 @@ public static class IngestGatewayExtensions
     {
         var options = app.Services.GetRequiredService<IOptions<IngestOptions>>().Value;
         TrustedProxies.Use(app, options.Limits.TrustedProxies);
+        GatewayLogging.UseRequestLogging(app);
         if (app.Services.GetRequiredService<ManagementAccess>() is { Enabled: true } management)
         {
             app.Use(management.InvokeAsync);

@@ -60,7 +60,8 @@ internal sealed partial class LogRedactor : IDisposable
                 .OfType<string>());
     }
 
-    private static bool IsSecretProperty(string key) =>
+    /// <summary>Whether a Kafka client property holds a secret: librdkafka's secret properties, and any name ending in password or secret.</summary>
+    internal static bool IsSecretProperty(string key) =>
         KafkaClientProperties.IsSecret(key)
         || key.EndsWith("password", StringComparison.OrdinalIgnoreCase)
         || key.EndsWith("secret", StringComparison.OrdinalIgnoreCase);

@@ -95,6 +95,7 @@ internal sealed partial class IngestSession
             }
         }
 
+        Volatile.Write(ref _closed, new SessionClose(status, description));
         Send(OutboundFrame.FinalAck);
         Send(OutboundFrame.Close(status, description));
         _outbound.Writer.TryComplete();
@@ -124,3 +125,6 @@ internal sealed partial class IngestSession
         }
     }
 }
+
+/// <summary>The close frame a session sent (or the WebSocket layer sent for it): code and reason.</summary>
+internal sealed record SessionClose(int Status, string Reason);

@@ -34,7 +34,9 @@ internal sealed partial class IngestSession : IDeliveryTarget
     private readonly Lock _gate = new();
 
     private RejectBudget _rejects; // the reader's only
+    private long _eventsReceived; // the reader's only
     private Task? _closing; // set once, under _gate
+    private SessionClose? _closed; // set once, when the close is decided
 
     /// <param name="context">What every session shares.</param>
     /// <param name="connectionId">The connection's id, written to its records.</param>
@@ -56,6 +58,12 @@ internal sealed partial class IngestSession : IDeliveryTarget
 
     /// <summary>Messages numbered so far (every data message counts, valid or not).</summary>
     public long MessagesReceived => _tracker.LastRegistered;
+
+    /// <summary>Events of valid messages queued for Kafka so far.</summary>
+    public long EventsReceived => Volatile.Read(ref _eventsReceived);
+
+    /// <summary>How the gateway closed the connection (or the WebSocket layer for it); null while it has not, or when the client vanished.</summary>
+    public SessionClose? Closed => Volatile.Read(ref _closed);
 
     /// <summary>Where reading stands; the reader asks it before and while it reads.</summary>
     public ReadGate Reading => _reading;
@@ -103,6 +111,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
             }
 
             var slices = _parser.Events;
+            Volatile.Write(ref _eventsReceived, _eventsReceived + slices.Count);
             var events = new EventRecord[slices.Count];
             var span = message.Span;
             for (var i = 0; i < events.Length; i++)
@@ -156,7 +165,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
         const string Detail = "the text message is not valid UTF-8 (RFC 6455 section 8.1); the connection was closed with 1007";
         if (!closeItself)
         {
-            await OnBrokenMessageAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail);
+            await OnBrokenMessageAsync(received, sequence, ErrorCodes.InvalidUtf8, Detail, new SessionClose(CloseCodes.InvalidPayload, "text that is not UTF-8"));
             return;
         }
 
@@ -176,15 +185,17 @@ internal sealed partial class IngestSession : IDeliveryTarget
     {
         var sequence = _tracker.LastRegistered + 1;
         Log.ProtocolError(_context.Logger, ConnectionId, sequence, reason);
-        return OnBrokenMessageAsync(received, sequence, ErrorCodes.ProtocolError, $"the client broke the WebSocket protocol (RFC 6455) in this message ({reason}); the connection was closed with 1002");
+        return OnBrokenMessageAsync(received, sequence, ErrorCodes.ProtocolError, $"the client broke the WebSocket protocol (RFC 6455) in this message ({reason}); the connection was closed with 1002", new SessionClose(CloseCodes.ProtocolError, reason));
     }
 
-    private async Task OnBrokenMessageAsync(ReadOnlyMemory<byte> received, long sequence, string code, string detail)
+    /// <summary>What was received goes to the dead-letter topic; the WebSocket layer closed with <paramref name="closed"/>.</summary>
+    private async Task OnBrokenMessageAsync(ReadOnlyMemory<byte> received, long sequence, string code, string detail, SessionClose closed)
     {
         _context.Metrics.MessageReceived(received.Length);
         _context.Metrics.MessageRejected();
         _reading.Stop();
         await DeadLetterUntrackedAsync(received, sequence, code, detail);
+        Volatile.Write(ref _closed, closed);
         Finish();
     }
 

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.WebSockets;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Lifecycle;
@@ -73,7 +75,8 @@ internal sealed partial class WebSocketIngestEndpoint(
             opened = true;
             using var activity = IngestMetrics.ActivitySource.StartActivity("ingest.connection");
             activity?.SetTag("ingest.connection.id", context.Connection.Id);
-            Log.ConnectionOpened(logger, context.Connection.Id, address?.ToString());
+            var openedAt = sessions.TimeProvider.GetTimestamp();
+            Log.ConnectionOpened(logger, session.ConnectionId, address);
             using var connection = new IngestConnection(socket, session, sessions);
             try
             {
@@ -81,7 +84,7 @@ internal sealed partial class WebSocketIngestEndpoint(
             }
             finally
             {
-                Log.ConnectionClosed(logger, context.Connection.Id, socket.CloseStatus);
+                LogClosed(session, address, openedAt, socket);
             }
         }
         finally
@@ -112,12 +115,26 @@ internal sealed partial class WebSocketIngestEndpoint(
         return access.RejectAsync(context, StatusCodes.Status400BadRequest, "websocket_required", "GET /ws must be a WebSocket upgrade request");
     }
 
+    /// <summary>
+    /// The connection's one closing line: its counts, how long it lived, the close code the client
+    /// sent (null when none) and the close the gateway sent (null when none: the client vanished).
+    /// </summary>
+    private void LogClosed(IngestSession session, IPAddress? address, long openedAt, WebSocket socket)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var closed = session.Closed;
+            var duration = sessions.TimeProvider.GetElapsedTime(openedAt);
+            Log.ConnectionClosed(logger, session.ConnectionId, address, duration.TotalMilliseconds, session.MessagesReceived, session.EventsReceived, (int?)socket.CloseStatus, closed?.Status, closed?.Reason);
+        }
+    }
+
     private static partial class Log
     {
         [LoggerMessage(EventIds.ConnectionOpened, LogLevel.Debug, "Connection {ConnectionId} opened from {RemoteAddress}")]
-        public static partial void ConnectionOpened(ILogger logger, string connectionId, string? remoteAddress);
+        public static partial void ConnectionOpened(ILogger logger, string connectionId, IPAddress? remoteAddress);
 
-        [LoggerMessage(EventIds.ConnectionClosed, LogLevel.Debug, "Connection {ConnectionId} closed ({CloseStatus})")]
-        public static partial void ConnectionClosed(ILogger logger, string connectionId, System.Net.WebSockets.WebSocketCloseStatus? closeStatus);
+        [LoggerMessage(EventIds.ConnectionClosed, LogLevel.Information, "Connection {ConnectionId} from {RemoteAddress} closed after {DurationMs:0} ms: {Messages} messages, {Events} events; client's close {ClientCloseStatus}, gateway's close {CloseStatus} {CloseReason}")]
+        public static partial void ConnectionClosed(ILogger logger, string connectionId, IPAddress? remoteAddress, double durationMs, long messages, long events, int? clientCloseStatus, int? closeStatus, string? closeReason);
     }
 }

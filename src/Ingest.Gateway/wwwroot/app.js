@@ -1,12 +1,14 @@
 /*
- * The test page at /: sends telemetry with ingest.js, shows the client's counters, the events
- * coming back from Kafka through /stream, and the gateway's /stats.
+ * The test page at /: sends telemetry with ingest.js, shows the client's counters and live charts
+ * of its send rate and round trip, the events coming back from Kafka through /stream, and the
+ * gateway's /stats.
  *
  * Query parameters (all optional): clientId, rate (events/s, default 1), batch, interval,
  * maxBuffered, backoffMin, backoffMax (ingest.js options), url (the WebSocket URL),
  * access_token (API key or token, for /ws, /stream and /stats), stream=0 (no /stream), stats=0
  * (no /stats polling). Every URL is relative to the page: served over https, the page uses wss:// and https://.
- * Tests read window.ingestPage: { client, clientId, setRate, generated(), ackedSeqs, stream }.
+ * Tests read window.ingestPage: { client, clientId, setRate, generated(), ackedSeqs, stream } and
+ * window.ingestChart: { seconds, points, length, last, draws } (the live charts, one point a second).
  */
 (function () {
   "use strict";
@@ -96,6 +98,182 @@
     $("state").textContent = e.detail.state;
     $("state").dataset.state = e.detail.state;
   });
+
+  // ---- live charts: send rate and round trip, one point a second for the last 5 minutes --------
+
+  // Each point closes one interval (a second, longer when the tab's timers are throttled): events
+  // sent (resends included) and acked, as counts and per second, and the round trip of every
+  // event acked in it, send to ack (now minus the event's own timestamp, set when the page made
+  // it), as p50, p99 and max. Tests read window.ingestChart; #charts carries data-points.
+  const CHART_SECONDS = 300;
+  const chart = { seconds: CHART_SECONDS, points: [], draws: 0 };
+  Object.defineProperty(chart, "length", { get: () => chart.points.length });
+  Object.defineProperty(chart, "last", { get: () => chart.points[chart.points.length - 1] || null });
+  window.ingestChart = chart;
+
+  let interval = { at: performance.now(), sent: client.counters.sent, acked: client.counters.acked, rtts: [] };
+
+  client.addEventListener("ack", (e) => {
+    const now = Date.now();
+    for (const event of e.detail.events) {
+      if (event && Number.isFinite(event.timestamp)) {
+        interval.rtts.push(Math.max(0, now - event.timestamp));
+      }
+    }
+  });
+
+  function sampleChart() {
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - interval.at) / 1000);
+    const c = client.counters;
+    const rtts = interval.rtts.sort((a, b) => a - b);
+    // Nearest rank: the smallest value with at least q of the values at or below it.
+    const rank = (q) => (rtts.length === 0 ? null : rtts[Math.max(0, Math.ceil(q * rtts.length) - 1)]);
+    chart.points.push({
+      t: Date.now(),
+      seconds: seconds,
+      sent: c.sent - interval.sent,
+      acked: c.acked - interval.acked,
+      sentPerSecond: (c.sent - interval.sent) / seconds,
+      ackedPerSecond: (c.acked - interval.acked) / seconds,
+      rtts: rtts.length,
+      rttP50: rank(0.5),
+      rttP99: rank(0.99),
+      rttMax: rank(1),
+    });
+    while (chart.points.length > CHART_SECONDS) {
+      chart.points.shift();
+    }
+    interval = { at: now, sent: c.sent, acked: c.acked, rtts: [] };
+    $("charts").dataset.points = String(chart.points.length);
+    drawCharts();
+  }
+
+  // 1, 2 or 5 x 10^k at or above value: the top of the y axis.
+  function niceCeiling(value) {
+    if (!(value > 0)) {
+      return 1;
+    }
+    const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
+    for (const factor of [1, 2, 5, 10]) {
+      if (factor * magnitude >= value) {
+        return factor * magnitude;
+      }
+    }
+    return 10 * magnitude;
+  }
+
+  function shortNumber(value) {
+    return value >= 10000 ? Math.round(value / 1000) + "k" : String(Math.round(value * 100) / 100);
+  }
+
+  // A line per series over the last CHART_SECONDS, right edge = now; null values break the line.
+  function drawChart(canvas, series) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    if (width === 0 || height === 0) {
+      return;
+    }
+    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    const left = 40;
+    const right = 6;
+    const top = 6;
+    const bottom = 16;
+    const plotWidth = width - left - right;
+    const plotHeight = height - top - bottom;
+    const now = Date.now();
+    const x = (t) => left + plotWidth * (1 - (now - t) / (CHART_SECONDS * 1000));
+    let max = 0;
+    for (const s of series) {
+      for (const p of chart.points) {
+        const v = p[s.key];
+        if (v !== null && v > max) {
+          max = v;
+        }
+      }
+    }
+    max = niceCeiling(max);
+    const y = (v) => top + plotHeight - (v / max) * plotHeight;
+
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "#e1e4ea";
+    ctx.fillStyle = "#667085";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    // Five steps: a top of 1, 2 or 5 x 10^k gives round labels.
+    for (let i = 0; i <= 5; i++) {
+      const gy = Math.round(y((max * i) / 5)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(left, gy);
+      ctx.lineTo(width - right, gy);
+      ctx.stroke();
+      ctx.fillText(shortNumber((max * i) / 5), left - 4, gy);
+    }
+    ctx.textBaseline = "top";
+    for (let minutes = CHART_SECONDS / 60; minutes >= 0; minutes--) {
+      ctx.textAlign = minutes === CHART_SECONDS / 60 ? "left" : minutes === 0 ? "right" : "center";
+      ctx.fillText(minutes === 0 ? "now" : "-" + minutes + " min", x(now - minutes * 60000), top + plotHeight + 3);
+    }
+
+    ctx.lineWidth = 1.5;
+    for (const s of series) {
+      ctx.strokeStyle = s.colour;
+      ctx.fillStyle = s.colour;
+      ctx.beginPath();
+      let open = false;
+      let run = 0;
+      let last = null;
+      for (const p of chart.points) {
+        const v = p[s.key];
+        if (v === null) {
+          if (run === 1) {
+            ctx.fillRect(last[0] - 1.5, last[1] - 1.5, 3, 3);
+          }
+          open = false;
+          run = 0;
+          continue;
+        }
+        const px = x(p.t);
+        const py = y(v);
+        if (open) {
+          ctx.lineTo(px, py);
+        } else {
+          ctx.moveTo(px, py);
+          open = true;
+        }
+        run++;
+        last = [px, py];
+      }
+      if (run === 1) {
+        ctx.fillRect(last[0] - 1.5, last[1] - 1.5, 3, 3);
+      }
+      ctx.stroke();
+    }
+  }
+
+  function drawCharts() {
+    drawChart($("chart-rate"), [
+      { key: "sentPerSecond", colour: "#9aa8c7" },
+      { key: "ackedPerSecond", colour: "#4a6fd8" },
+    ]);
+    drawChart($("chart-rtt"), [
+      { key: "rttP50", colour: "#16794c" },
+      { key: "rttMax", colour: "#b00020" },
+    ]);
+    chart.draws++;
+  }
+
+  setInterval(sampleChart, 1000);
+  window.addEventListener("resize", drawCharts);
+  drawCharts();
 
   // ---- the generator: `rate` events a second, paced on the clock -------------------------------
 

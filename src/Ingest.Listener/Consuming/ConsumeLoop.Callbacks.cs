@@ -7,7 +7,7 @@ internal sealed partial class ConsumeLoop
 {
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
-        IEnumerable<TopicPartitionOffset> start;
+        TopicPartitionOffset[] start;
         if (_options.GroupId is null && !_options.FromBeginning)
         {
             // A fresh group starts "from the end": resolve the end now, so that "from the end"
@@ -21,6 +21,7 @@ internal sealed partial class ConsumeLoop
             start = partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset)).ToArray();
         }
 
+        _lag?.Assigned(consumer, start, namedGroup: _options.GroupId is not null, _options.FromBeginning, WatermarkTimeout);
         _hooks?.PartitionsAssigned?.Invoke(partitions);
         return start;
     }
@@ -35,12 +36,14 @@ internal sealed partial class ConsumeLoop
             Commit(consumer);
         }
 
+        _lag?.Revoked(partitions.Select(p => p.TopicPartition));
         _hooks?.PartitionsRevoked?.Invoke(partitions.Select(p => p.TopicPartition).ToArray());
     }
 
     private void OnLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         // Lost (session timed out): another member may own them already, so committing is unsafe.
+        _lag?.Revoked(partitions.Select(p => p.TopicPartition));
         _hooks?.PartitionsRevoked?.Invoke(partitions.Select(p => p.TopicPartition).ToArray());
     }
 

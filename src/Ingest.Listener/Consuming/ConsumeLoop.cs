@@ -22,6 +22,10 @@ internal sealed partial class ConsumeLoop
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan StatusInterval = TimeSpan.FromMilliseconds(250);
+    /// <summary>A JSON status is a line of its own (it is not redrawn): one a second.</summary>
+    private static readonly TimeSpan JsonStatusInterval = TimeSpan.FromSeconds(1);
+    /// <summary>Longest the end of a run waits for the brokers' high watermarks, over all partitions.</summary>
+    private static readonly TimeSpan LagAtExitBudget = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan CommitInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan WatermarkTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan RepeatedErrorInterval = TimeSpan.FromSeconds(10);
@@ -30,7 +34,13 @@ internal sealed partial class ConsumeLoop
     private readonly ListenerConsole _console;
     private readonly EventFormatter? _formatter;
     private readonly EventVerifier? _verifier;
+    /// <summary>
+    /// The status to show: redrawn in place (text format, on a terminal) or one JSON line a second
+    /// (json format); null for none. Unless the run is quiet, the lag per partition is also printed
+    /// once at its end.
+    /// </summary>
     private readonly StatusLine? _status;
+    private readonly LagTracker? _lag;
     private readonly ListenerHooks? _hooks;
     private readonly TimeProvider _time;
     private readonly long _start;
@@ -54,6 +64,7 @@ internal sealed partial class ConsumeLoop
         _formatter = formatter;
         _verifier = verifier;
         _status = status;
+        _lag = options.Quiet ? null : new LagTracker();
         _hooks = hooks;
         _time = time;
         _start = time.GetTimestamp();
@@ -153,7 +164,7 @@ internal sealed partial class ConsumeLoop
                 if (_status is not null && elapsed >= nextStatus)
                 {
                     ShowStatus(consumer, elapsed);
-                    nextStatus = elapsed + StatusInterval;
+                    nextStatus = elapsed + (_options.Format == EventFormat.Json ? JsonStatusInterval : StatusInterval);
                 }
 
                 if (_options.CommitsOffsets && elapsed >= nextCommit)
@@ -168,6 +179,12 @@ internal sealed partial class ConsumeLoop
         {
             Flush();
             _console.ClearStatus();
+            if (_lag is not null && _fatal is null)
+            {
+                // Ctrl-C stops at once: the client's own values, no broker round trip.
+                ShowLagAtExit(consumer, askBroker: !cancellationToken.IsCancellationRequested);
+            }
+
             if (_options.CommitsOffsets && _fatal is null)
             {
                 Commit(consumer);
@@ -257,17 +274,37 @@ internal sealed partial class ConsumeLoop
     private void ShowStatus(IConsumer<byte[]?, byte[]?> consumer, TimeSpan elapsed)
     {
         _status!.Sample(elapsed, _count);
-        var lags = new List<(int, long?)>();
-        foreach (var partition in consumer.Assignment.OrderBy(p => p.Partition.Value))
+        var lags = _lag!.Read(consumer);
+        if (_options.Format == EventFormat.Json)
         {
-            // Both values are local (the high watermark comes with every fetch response): no
-            // broker round trip on the consume thread.
-            var position = consumer.Position(partition);
-            var watermarks = consumer.GetWatermarkOffsets(partition);
-            long? lag = position.Value >= 0 && watermarks.High.Value >= 0 ? Math.Max(0, watermarks.High.Value - position.Value) : null;
-            lags.Add((partition.Partition.Value, lag));
+            _console.WriteDiagnostic(_status.RenderJson(_time.GetUtcNow(), elapsed, _count, lags, final: false));
+        }
+        else
+        {
+            _console.ShowStatus(_status.Render(_count, lags));
         }
 
-        _console.ShowStatus(_status.Render(_count, lags));
+        _hooks?.StatusShown?.Invoke(lags);
+    }
+
+    /// <summary>
+    /// The lag this run leaves behind, with high watermarks from the broker (exact at this moment)
+    /// unless <paramref name="askBroker"/> is false: a JSON status line with <c>"final":true</c> in
+    /// json format, else <c>lag at exit 0:0 1:12 (total 12)</c>.
+    /// </summary>
+    private void ShowLagAtExit(IConsumer<byte[]?, byte[]?> consumer, bool askBroker)
+    {
+        var lags = askBroker ? _lag!.ReadFromBroker(consumer, LagAtExitBudget) : _lag!.Read(consumer);
+        if (_options.Format == EventFormat.Json)
+        {
+            var status = _status ?? new StatusLine();
+            var elapsed = Elapsed;
+            status.Sample(elapsed, _count);
+            _console.WriteDiagnostic(status.RenderJson(_time.GetUtcNow(), elapsed, _count, lags, final: true));
+        }
+        else
+        {
+            _console.WriteDiagnostic(StatusLine.RenderAtExit(lags));
+        }
     }
 }

@@ -21,6 +21,8 @@ public sealed class HttpsPageTests(BrowserFixture browser)
         await session.WaitForAsync("() => ingestPage.client.counters.acked >= 10", "10 acked events");
         await Assertions.Expect(session.Page.Locator("#stream-state")).ToHaveTextAsync("live", new() { Timeout = 60_000 });
         await Assertions.Expect(session.Page.Locator("#stats-state")).ToHaveTextAsync("live", new() { Timeout = 60_000 });
+        // The live charts need no request of their own: they plot what the client counts.
+        await session.WaitForAsync("() => ingestChart.points.some((p) => p.acked > 0 && p.rtts > 0)", "a charted second with acks and round trips");
         var socketUrl = await session.EvaluateAsync<string>("() => ingestPage.client.url");
         var streamUrl = await session.EvaluateAsync<string>("() => ingestPage.stream.source.url");
         // Finished requests (a stream still open is not among them).

@@ -95,6 +95,59 @@ public sealed class TestPageTests(BrowserFixture browser)
     }
 
     [Fact]
+    public async Task Page_ChartsItsSendRateAndRoundTripLive_OnePointASecond_CountingEveryEventOnce()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var session = await BrowserSession.OpenAsync(browser, new Uri(gateway.HttpUri, $"/?clientId={NewClientId()}&rate=20&stream=0&stats=0"));
+
+        await session.WaitForAsync("() => ingestChart.length >= 3 && ingestChart.points.some((p) => p.rtts > 0)", "three points, with round trips");
+        await session.Page.ClickAsync("#pause");
+        await session.WaitForAsync("() => { const c = ingestPage.client.counters; return c.buffered === 0 && c.sent === c.acked; }", "idle");
+        // One more point once idle: every event sent and acked is then in exactly one point.
+        var draws = await session.EvaluateAsync<int>("() => ingestChart.draws");
+        await session.WaitForAsync($"() => ingestChart.draws > {draws} && ingestChart.length > 0", "a point after the last ack");
+        var points = await session.EvaluateAsync<ChartPoint[]>("() => ingestChart.points");
+        var counters = await session.CountersAsync();
+
+        Assert.True(counters.Acked >= 40, $"{counters}");
+        Assert.Equal(counters.Sent, points.Sum(p => p.Sent));
+        Assert.Equal(counters.Acked, points.Sum(p => p.Acked));
+        // Each acked event's round trip is in the point of the second its ack came in.
+        Assert.Equal(counters.Acked, points.Sum(p => p.Rtts));
+        Assert.All(points.Where(p => p.Rtts > 0), p => Assert.True(p.RttP50 <= p.RttP99 && p.RttP99 <= p.RttMax && p.RttMax <= 30_000, $"{p}"));
+        Assert.All(points.Where(p => p.Rtts == 0), p => Assert.Null(p.RttP50));
+        Assert.All(points, p => Assert.Equal(p.Sent / p.Seconds, p.SentPerSecond, 6));
+        // Paced at 20 events/s: a whole second of sending has about 20.
+        Assert.Contains(points, p => p.SentPerSecond is >= 10 and <= 40);
+        Assert.All(points.Zip(points.Skip(1)), pair => Assert.True(pair.Second.T > pair.First.T));
+        await Assertions.Expect(session.Page.Locator("#charts")).ToHaveAttributeAsync("data-points", points.Length.ToString(CultureInfo.InvariantCulture));
+
+        // Both canvases were drawn on: pixels of the acked line (blue) and of the p50 line (green).
+        Assert.True(await CanvasHasAsync(session, "chart-rate", "b - r > 80 && b - g > 60"), "the acked line is drawn");
+        Assert.True(await CanvasHasAsync(session, "chart-rtt", "g - r > 50 && g - b > 20"), "the round trip p50 line is drawn");
+        await SaveScreenshotAsync(session, "page-chart.png");
+    }
+
+    /// <summary>Whether the canvas has a painted pixel whose colour satisfies <paramref name="condition"/> (in r, g, b).</summary>
+    private static Task<bool> CanvasHasAsync(BrowserSession session, string canvasId, string condition) =>
+        session.EvaluateAsync<bool>(
+            $$"""
+            () => {
+              const canvas = document.getElementById("{{canvasId}}");
+              const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+              for (let i = 0; i < data.length; i += 4) {
+                const r = data[i], g = data[i + 1], b = data[i + 2], a = data[i + 3];
+                if (a > 100 && {{condition}}) return true;
+              }
+              return false;
+            }
+            """);
+
+    /// <summary>One point of <c>window.ingestChart</c>.</summary>
+    private sealed record ChartPoint(
+        double T, double Seconds, long Sent, long Acked, double SentPerSecond, double AckedPerSecond, long Rtts, double? RttP50, double? RttP99, double? RttMax);
+
+    [Fact]
     public async Task Page_RateControl_ChangesTheRateLive()
     {
         await using var gateway = await TestGateway.StartAsync();

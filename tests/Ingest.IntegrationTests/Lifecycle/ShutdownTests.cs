@@ -85,10 +85,12 @@ public sealed class ShutdownTests
         // Within the budget (plus the process's own start of shutdown and exit), not the host's 5 s margin beyond it.
         Assert.InRange(elapsed, TimeSpan.FromMilliseconds(BudgetMs * 0.7), TimeSpan.FromMilliseconds(BudgetMs + 2_500));
         Assert.Equal(1, gateway.ExitCode);
-        var loss = Assert.Single(gateway.Output, line => line.Contains("were not delivered to Kafka", StringComparison.Ordinal));
-        Assert.Contains(" ERR]", loss, StringComparison.Ordinal);
-        Assert.Contains("21 events read from clients", loss, StringComparison.Ordinal);
-        Assert.DoesNotContain(gateway.Output, line => line.Contains("ObjectDisposedException", StringComparison.Ordinal) || line.Contains(" FTL]", StringComparison.Ordinal));
+        var log = LogLine.In(gateway.Output);
+        var loss = Assert.Single(log, line => line.Message.Contains("were not delivered to Kafka", StringComparison.Ordinal));
+        Assert.Equal("Error", loss.Level);
+        Assert.Contains("21 events read from clients", loss.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Output, line => line.Contains("ObjectDisposedException", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, line => line.Level == "Fatal");
     }
 
     private static string Event(int client, int i) =>

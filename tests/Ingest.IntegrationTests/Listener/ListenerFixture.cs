@@ -66,6 +66,13 @@ public sealed class ListenerFixture : IDisposable
         Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
     }
 
+    /// <summary>Each partition's high watermark, asked from the broker.</summary>
+    public IReadOnlyDictionary<int, long> HighWatermarks(string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = BootstrapServers, GroupId = $"watermarks-{Guid.NewGuid():N}" }).Build();
+        return Enumerable.Range(0, partitions).ToDictionary(p => p, p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value);
+    }
+
     /// <summary>Runs the listener in-process with the given command line, as the process would.</summary>
     internal static async Task<ListenerResult> RunAsync(
         string[] args,

@@ -1,9 +1,11 @@
+using System.Globalization;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ingest.Contracts;
 using Ingest.Kafka.Discovery;
 using Ingest.Listener;
 using Ingest.Listener.Cli;
+using Ingest.Listener.Consuming;
 
 namespace Ingest.IntegrationTests.Listener;
 
@@ -309,6 +311,131 @@ public sealed class ListenerTests : IClassFixture<ListenerFixture>
         Assert.Equal(count, values.Count);
         Assert.Equal(sent.Select(m => m.Value).Order(), values.Order());
     }
+
+    [Fact]
+    public async Task Lag_JsonFormat_TheFinalStatusCarriesWhatIsLeftInEachPartition()
+    {
+        const int partitions = 4, produced = 1_000, consumed = 400;
+        var topic = _kafka.NewTopic(partitions);
+        _kafka.Produce(topic, ListenerFixture.Events(produced, clients: 50));
+        var high = _kafka.HighWatermarks(topic, partitions);
+
+        var result = await Run("--topic", topic, "--from-beginning", "--count", $"{consumed}", "--timeout", Bound, "--format", "json", "--headers");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var read = result.Lines.Select(ParseEnvelope).GroupBy(e => e.Partition).ToDictionary(g => g.Key, g => (long)g.Count());
+        using var final = JsonDocument.Parse(Assert.Single(StatusLines(result), s => s.Contains("\"final\":true", StringComparison.Ordinal)));
+        var status = final.RootElement;
+        Assert.Equal("status", status.GetProperty("type").GetString());
+        Assert.Equal(consumed, status.GetProperty("total").GetInt64());
+        Assert.Equal(produced - consumed, status.GetProperty("lag").GetInt64());
+        var reported = status.GetProperty("partitions").EnumerateArray().ToList();
+        Assert.Equal(Enumerable.Range(0, partitions), reported.Select(p => p.GetProperty("partition").GetInt32()));
+        foreach (var partition in reported)
+        {
+            var number = partition.GetProperty("partition").GetInt32();
+            var done = read.GetValueOrDefault(number);
+            Assert.Equal(high[number], partition.GetProperty("highWatermark").GetInt64());
+            Assert.Equal(done, partition.GetProperty("position").GetInt64());
+            Assert.Equal(high[number] - done, partition.GetProperty("lag").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task Lag_NamedGroup_CountsFromTheCommittedOffsetInPartitionsNotReadYet()
+    {
+        const int partitions = 4, produced = 800;
+        var topic = _kafka.NewTopic(partitions);
+        var group = $"lag-{Guid.NewGuid():N}";
+        _kafka.Produce(topic, ListenerFixture.Events(produced, clients: 50));
+        var high = _kafka.HighWatermarks(topic, partitions);
+
+        var first = await Run("--topic", topic, "--group", group, "--from-beginning", "--count", "300", "--timeout", Bound, "--format", "json", "--headers");
+        var second = await Run("--topic", topic, "--group", group, "--from-beginning", "--count", "1", "--timeout", Bound, "--format", "json", "--headers");
+
+        Assert.Equal(ExitCodes.Success, first.ExitCode);
+        Assert.Equal(ExitCodes.Success, second.ExitCode);
+        // The second run resumed where the first one's commit left each partition.
+        var read = first.Lines.Concat(second.Lines).Select(ParseEnvelope).GroupBy(e => e.Partition).ToDictionary(g => g.Key, g => (long)g.Count());
+        using var final = JsonDocument.Parse(Assert.Single(StatusLines(second), s => s.Contains("\"final\":true", StringComparison.Ordinal)));
+        Assert.Equal(produced - 301, final.RootElement.GetProperty("lag").GetInt64());
+        foreach (var partition in final.RootElement.GetProperty("partitions").EnumerateArray())
+        {
+            var number = partition.GetProperty("partition").GetInt32();
+            Assert.Equal(high[number] - read.GetValueOrDefault(number), partition.GetProperty("lag").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task Lag_TextFormat_PrintsTheLagLeftPerPartitionAtExit()
+    {
+        const int partitions = 3, produced = 600, consumed = 250;
+        var topic = _kafka.NewTopic(partitions);
+        _kafka.Produce(topic, ListenerFixture.Events(produced, clients: 30));
+        var high = _kafka.HighWatermarks(topic, partitions);
+
+        var result = await Run("--topic", topic, "--from-beginning", "--count", $"{consumed}", "--timeout", Bound);
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var read = result.Lines.Select(line => int.Parse(line.Split(' ')[1].Split('/')[0], CultureInfo.InvariantCulture)).GroupBy(p => p).ToDictionary(g => g.Key, g => (long)g.Count());
+        var expected = string.Join(' ', Enumerable.Range(0, partitions).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p}:{high[p] - read.GetValueOrDefault(p):N0}")));
+        Assert.Contains($"lag at exit {expected} (total {produced - consumed})", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"type\":\"status\"", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lag_WhileRunning_StatusReadsZeroLagAtTheHighWatermarkOnceCaughtUp()
+    {
+        const int partitions = 4, produced = 500;
+        var topic = _kafka.NewTopic(partitions);
+        _kafka.Produce(topic, ListenerFixture.Events(produced, clients: 50));
+        var high = _kafka.HighWatermarks(topic, partitions);
+        var caughtUp = new TaskCompletionSource<IReadOnlyList<PartitionLag>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handled = 0L;
+        var hooks = new ListenerHooks
+        {
+            EventHandled = total => Volatile.Write(ref handled, total),
+            StatusShown = lags =>
+            {
+                // The client's own values, read at the status rate: once every event was handled,
+                // each partition's position reaches its high watermark.
+                if (Volatile.Read(ref handled) == produced && lags.Count == partitions && lags.All(l => l.Lag == 0))
+                {
+                    caughtUp.TrySetResult(lags);
+                }
+            },
+        };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
+
+        var run = ListenerFixture.RunAsync(["--bootstrap", _kafka.BootstrapServers, "--topic", topic, "--from-beginning", "--format", "json"], stop.Token, hooks);
+        var lags = await caughtUp.Task.WaitAsync(TimeSpan.FromSeconds(30), Token);
+        await stop.CancelAsync();
+        var result = await run;
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.All(lags, l => Assert.Equal(high[l.Partition], l.HighWatermark));
+        Assert.All(lags, l => Assert.Equal(high[l.Partition], l.Position));
+        // Every status went to stderr as a JSON line; stdout holds the events only.
+        Assert.Equal(produced, result.Lines.Length);
+        Assert.All(StatusLines(result), line => Assert.Equal("status", JsonDocument.Parse(line).RootElement.GetProperty("type").GetString()));
+        Assert.Contains(StatusLines(result), line => line.Contains("\"final\":false", StringComparison.Ordinal) && line.Contains("\"lag\":0,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Lag_QuietRun_PrintsNoStatus()
+    {
+        var topic = _kafka.NewTopic(partitions: 2);
+        _kafka.Produce(topic, ListenerFixture.Events(20));
+
+        var result = await Run("--topic", topic, "--from-beginning", "--count", "10", "--timeout", Bound, "--format", "json", "--quiet");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.Empty(StatusLines(result));
+        Assert.DoesNotContain("lag at exit", result.Error, StringComparison.Ordinal);
+    }
+
+    private static List<string> StatusLines(ListenerResult result) =>
+        result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith('{')).ToList();
 
     private static (int Partition, string Value) ParseEnvelope(string line)
     {

@@ -6,12 +6,16 @@ using Ingest.Testing;
 namespace Ingest.IntegrationTests.Security;
 
 /// <summary>
-/// No credential reaches the logs (docs/operations.md, "Security"): the gateway as its own process,
-/// everything it writes captured, at Debug for itself and for ASP.NET Core, whose request logging
-/// writes every URL with its query.
+/// No credential reaches the logs (docs/operations.md, "Redaction"): the gateway as its own process
+/// in its Production configuration, everything it writes captured: its compact JSON on stdout, and
+/// a second, readable sink added under <c>Serilog:WriteTo</c> on stderr. At Debug for itself and for
+/// ASP.NET Core, whose own request logging writes every URL with its query.
 /// </summary>
 public sealed class RedactionTests
 {
+    /// <summary>The second sink's lines start so; the first sink's are JSON.</summary>
+    private const string Readable = "readable ";
+
     [Fact]
     public async Task DebugLogs_OfARunUsingEveryKindOfCredential_ContainNoneOfThem()
     {
@@ -31,11 +35,19 @@ public sealed class RedactionTests
             ["Ingest:Auth:Tokens:Keys:0:Id"] = "k1",
             ["Ingest:Auth:Tokens:Keys:0:Secret"] = secretBase64,
             ["Ingest:Management:RequireApiKey"] = "true",
-            // The embedded broker speaks plaintext only; the password is configured all the same.
+            // The embedded broker (librdkafka's mock cluster) answers no SASL handshake, so the
+            // clients speak plaintext; the SASL settings are in every client's configuration all the
+            // same, and the gateway logs them at start (Debug).
             ["Ingest:Kafka:Client:security.protocol"] = "PLAINTEXT",
+            ["Ingest:Kafka:Client:sasl.mechanism"] = "PLAIN",
+            ["Ingest:Kafka:Client:sasl.username"] = "ingest",
             ["Ingest:Kafka:Client:sasl.password"] = saslPassword,
             ["Serilog:MinimumLevel:Default"] = "Debug",
             ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Debug",
+            // Next to appsettings.Production.json's console sink (compact JSON on stdout).
+            ["Serilog:WriteTo:1:Name"] = "Console",
+            ["Serilog:WriteTo:1:Args:outputTemplate"] = Readable + "{Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}",
+            ["Serilog:WriteTo:1:Args:standardErrorFromLevel"] = "Verbose",
         });
         await gateway.WaitUntilReadyAsync();
         var queryToken = TestTokens.Mint("k1", secret, DateTimeOffset.UtcNow.AddMinutes(5), clientId: "a");
@@ -60,16 +72,37 @@ public sealed class RedactionTests
         Assert.True(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the gateway did not exit");
 
         var output = gateway.Output.ToArray();
-        // The capture is what the brief says it is: Debug lines, and the request logging that writes queries.
-        Assert.Contains(output, l => l.Contains(" DBG] Ingest.Gateway.Streaming.StreamEndpoint", StringComparison.Ordinal) && l.Contains("[redacted]", StringComparison.Ordinal));
-        Assert.Contains(output, l => l.Contains("Request starting", StringComparison.Ordinal) && l.Contains("/ws?access_token=[redacted]", StringComparison.Ordinal));
-        Assert.Contains(output, l => l.Contains("Request starting", StringComparison.Ordinal) && l.Contains("/no/[redacted]/[redacted]", StringComparison.Ordinal));
+        var json = LogLine.In(output);
+        var readable = output.Where(l => l.StartsWith(Readable, StringComparison.Ordinal)).ToArray();
+
+        // The capture is what it should be, in both sinks: Debug lines, the request lines (which
+        // write queries and paths), the connection lines, and the Kafka properties with the password.
+        Assert.Contains(json, l => l.Level == "Debug" && l.SourceContext == "Ingest.Gateway.Streaming.StreamEndpoint" && l.Message.Contains("[redacted]", StringComparison.Ordinal));
+        Assert.Contains(json, l => l.SourceContext == RequestLogging && l.Property("RequestPath")?.GetString() == "/stats?access_token=[redacted]" && l.Property("StatusCode")?.GetInt32() == 200);
+        Assert.Contains(json, l => l.SourceContext == RequestLogging && l.Property("RequestPath")?.GetString() == "/stream?access_token=[redacted]" && l.Property("StatusCode")?.GetInt32() == 401);
+        Assert.Contains(json, l => l.SourceContext == RequestLogging && l.Property("RequestPath")?.GetString() == "/no/[redacted]/[redacted]" && l.Property("StatusCode")?.GetInt32() == 404);
+        Assert.Contains(json, l => l.Message.StartsWith("Request starting", StringComparison.Ordinal) && l.Property("Path")?.GetString() == "/ws" && l.Property("QueryString")?.GetString() == "?access_token=[redacted]");
+        Assert.Contains(readable, l => l.Contains("Request starting", StringComparison.Ordinal) && l.Contains("/ws?access_token=[redacted]", StringComparison.Ordinal));
+        Assert.Equal(4, json.Count(l => l.Level == "Debug" && EventId(l) == 100 && l.Property("RemoteAddress")?.GetString() == "127.0.0.1"));
+        Assert.Equal(4, json.Count(l => EventId(l) == 101 && l.Level == "Information" && l.Property("Events")?.GetInt64() == 1 && l.Property("CloseStatus")?.GetInt32() == 1000));
+        var kafka = Assert.Single(json, l => EventId(l) == 9);
+        Assert.Equal("[redacted]", kafka.Property("Client")?.GetProperty("sasl.password").GetString());
+        Assert.Equal("ingest", kafka.Property("Client")?.GetProperty("sasl.username").GetString());
+        Assert.Contains(readable, l => l.Contains("HTTP GET /stats?access_token=[redacted] responded 200", StringComparison.Ordinal));
+        Assert.Contains(readable, l => l.Contains("HTTP GET /no/[redacted]/[redacted] responded 404", StringComparison.Ordinal));
+        Assert.Equal(4, readable.Count(l => l.StartsWith(Readable + "INF Ingest.Gateway.WebSockets.WebSocketIngestEndpoint: Connection ", StringComparison.Ordinal) && l.Contains(" closed after ", StringComparison.Ordinal)));
+        Assert.Contains(readable, l => l.Contains("\"sasl.password\": \"[redacted]\"", StringComparison.Ordinal));
         string[] secrets = [queryKey, bearerKey, wrongKey, saslPassword, secretBase64, queryToken, bearerToken, expiredToken, queryToken.Split('.')[2], bearerToken.Split('.')[2]];
         foreach (var leak in secrets.SelectMany(s => output.Where(l => l.Contains(s, StringComparison.Ordinal)).Select(l => (Secret: s, Line: l))))
         {
             Assert.Fail($"a credential is in the logs: {leak.Line}");
         }
     }
+
+    private const string RequestLogging = "Serilog.AspNetCore.RequestLoggingMiddleware";
+
+    private static int? EventId(LogLine line) =>
+        line.Property("EventId") is { } id && id.TryGetProperty("Id", out var value) ? value.GetInt32() : null;
 
     private static async Task SendOneAsync(Uri uri, string? bearer = null)
     {

@@ -1,5 +1,6 @@
 using Ingest.LoadTest.Bench;
 using Ingest.LoadTest.Engine;
+using Ingest.LoadTest.Metrics;
 using Ingest.LoadTest.Reports;
 
 namespace Ingest.UnitTests.LoadTest;
@@ -44,6 +45,25 @@ public sealed class BenchReportTests
         Assert.Contains("the gateway adds +5.0 ms at p99", markdown, StringComparison.Ordinal);
         Assert.Contains("| 2 (median) |", markdown, StringComparison.Ordinal);
         Assert.Contains("cold/warm events/s (first events of a fresh gateway over (c)) | 75 % |", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ToMarkdownAndHtml_EndWithTheGatewaysMetrics_OrWhyThereAreNone()
+    {
+        var result = Result();
+        result.GatewayMetrics = GatewayMetrics.NotAvailable("http://127.0.0.1:5555/metrics", "HTTP 404");
+
+        var markdown = BenchReport.ToMarkdown(result, "Ingest bench");
+        var html = BenchReport.ToHtml(result, "Ingest bench");
+
+        Assert.True(markdown.IndexOf("## Memory", StringComparison.Ordinal) < markdown.IndexOf("## Gateway /metrics", StringComparison.Ordinal), markdown);
+        Assert.EndsWith("## Gateway /metrics\n\ngateway /metrics not available (HTTP 404)\n", markdown.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("<h2>Gateway /metrics</h2>", html, StringComparison.Ordinal);
+        Assert.Contains("gateway /metrics not available (HTTP 404)", html, StringComparison.Ordinal);
+
+        result.GatewayMetrics = GatewayMetrics.From("http://127.0.0.1:5555/metrics", PrometheusText.Parse(
+            "# TYPE ingest_batch_size histogram\ningest_batch_size_bucket{le=\"10\"} 5\ningest_batch_size_bucket{le=\"+Inf\"} 10\ningest_batch_size_sum 300\ningest_batch_size_count 10\n"));
+        Assert.Contains("| ingest_batch_size |  | 10 | 300 | 30 | 10 | 10 |", BenchReport.ToMarkdown(result, "Ingest bench"), StringComparison.Ordinal);
     }
 
     [Fact]
