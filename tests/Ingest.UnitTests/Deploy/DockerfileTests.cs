@@ -58,6 +58,22 @@ public sealed partial class DockerfileTests
     }
 
     [Fact]
+    public void Gateway_TakesItsRuntimeSettingsFromTheBuild_AndItsEnvironmentFromGatewayEnvAlone()
+    {
+        // TieredPGO off and workstation concurrent GC come with the build (runtimeconfig.json), so
+        // the image has them; the process environment is deploy/gateway.env's, which compose and the
+        // ConfigMap carry, so the image must not set one of its own beside it.
+        using var runtimeConfig = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Ingest.Gateway.runtimeconfig.json")));
+        var properties = runtimeConfig.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+
+        Assert.False(properties.GetProperty("System.Runtime.TieredPGO").GetBoolean());
+        Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
+        Assert.True(properties.GetProperty("System.GC.Concurrent").GetBoolean());
+        Assert.DoesNotContain(DeployFiles.DockerfileStage("gateway"), i => i.Instruction == "ENV");
+        Assert.Contains(DeployFiles.DockerfileStage("build"), i => i.Instruction == "RUN" && i.Arguments.Contains("-p:PublishReadyToRun=true", StringComparison.Ordinal) && i.Arguments.Contains("publish src/Ingest.Gateway/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void BaseImages_ArePinned_ThroughBuildArguments()
     {
         var arguments = File.ReadLines(DeployFiles.PathOf("deploy/Dockerfile"))
