@@ -2,7 +2,7 @@
 # Installs what Ingest needs on a fresh Debian machine with the .NET SDK, restores, builds the
 # gateway and proves that the librdkafka native library loads (printing its version and file).
 # Idempotent and cached: a second run only checks and returns in seconds.
-#   scripts/setup.sh [--tests]     --tests also installs what the test suite needs (Chromium)
+#   scripts/setup.sh [--tests]     --tests also installs what the test suite needs (Chromium, yamllint, docker-compose)
 #   INGEST_LIBRDKAFKA=auto|registry|local   where librdkafka comes from (scripts/lib/librdkafka.sh)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,8 +26,13 @@ command -v npm >/dev/null || die "Node.js with npm is required (to fetch the lib
 ensure_apt_packages libssl3 zlib1g libzstd1 liblz4-1
 if $want_tests; then
   # The browser tests (tests/Ingest.BrowserTests) drive Debian's Chromium through Playwright;
-  # Playwright's own browser download needs the internet, so it is never used.
-  ensure_apt_packages chromium
+  # Playwright's own browser download needs the internet, so it is never used. The deploy tests
+  # (tests/*/Deploy) lint every YAML file and render docker-compose.yml with Debian's yamllint and
+  # docker-compose (the v1 tool: it parses and validates without a Docker engine), and render the
+  # Kubernetes overlays with kubectl, which the machine image brings (Debian has no kubectl).
+  ensure_apt_packages chromium yamllint docker-compose
+  command -v kubectl >/dev/null \
+    || log "kubectl is not installed: the deploy tests that render deploy/kubernetes will fail"
 fi
 mkdir -p "$ROOT/.cache/nuget-feed"
 

@@ -59,9 +59,11 @@ internal sealed class GatewayProcessHost : IAsyncDisposable
     /// <summary>
     /// Starts the gateway with <paramref name="settings"/> (as <c>--key=value</c> arguments); with
     /// <paramref name="descriptorLimit"/>, under that limit on open files (soft and hard, so that
-    /// the runtime cannot raise it), as <c>ulimit -n</c> sets it.
+    /// the runtime cannot raise it), as <c>ulimit -n</c> sets it; with <paramref name="environment"/>,
+    /// with those environment variables and none inherited that would configure the gateway
+    /// (<c>Ingest__*</c>, <c>ASPNETCORE_*</c>, <c>OTEL_*</c>, <c>Kestrel__*</c>, <c>Serilog__*</c>).
     /// </summary>
-    public static GatewayProcessHost Start(IReadOnlyDictionary<string, string> settings, int? descriptorLimit = null)
+    public static GatewayProcessHost Start(IReadOnlyDictionary<string, string> settings, int? descriptorLimit = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = FreePort();
         var start = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "bash")
@@ -70,6 +72,19 @@ internal sealed class GatewayProcessHost : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        if (environment is not null)
+        {
+            string[] configuring = ["Ingest__", "ASPNETCORE_", "OTEL_", "Kestrel__", "Serilog__"];
+            foreach (var inherited in start.Environment.Keys.Where(k => configuring.Any(p => k.StartsWith(p, StringComparison.OrdinalIgnoreCase))).ToList())
+            {
+                start.Environment.Remove(inherited);
+            }
+
+            foreach (var (key, value) in environment)
+            {
+                start.Environment[key] = value;
+            }
+        }
         if (descriptorLimit is { } limit)
         {
             start.ArgumentList.Add("-c");

@@ -1,68 +1,63 @@
-using System.Text.RegularExpressions;
-
 namespace Ingest.UnitTests.Deploy;
 
 /// <summary>
 /// <c>deploy/gateway.env</c> is the gateway's process environment, and every way of starting the
-/// gateway must run with it: the run script reads it, compose names it as the gateway's env_file,
-/// and the Kubernetes ConfigMap carries each of its keys with the same value.
+/// gateway must run with it: the run script reads it, each compose gateway names it as its env_file
+/// (so that compose renders every setting into its environment), and the ConfigMap that each
+/// Kubernetes overlay's Deployment reads carries each of its keys with the same value.
 /// </summary>
-public sealed partial class GatewayEnvTests
+public sealed class GatewayEnvTests
 {
-    private static readonly string Root = FindRoot();
-
     [Fact]
     public void EveryLine_IsACommentABlankOrKeyEqualsValue_WithAnEnvironmentVariableName()
     {
-        foreach (var line in File.ReadAllLines(Path.Combine(Root, "deploy", "gateway.env")))
+        foreach (var line in File.ReadAllLines(DeployFiles.PathOf("deploy/gateway.env")))
         {
             if (string.IsNullOrWhiteSpace(line) || line.StartsWith('#'))
             {
                 continue;
             }
 
-            Assert.Matches(Setting(), line);
+            Assert.Matches(DeployFiles.Setting(), line);
         }
     }
 
     [Fact]
-    public void RunScriptAndCompose_ReadTheFile()
+    public void RunScript_ReadsTheFile()
     {
-        Assert.Contains("deploy/gateway.env", File.ReadAllText(Path.Combine(Root, "scripts", "run.sh")), StringComparison.Ordinal);
-        var compose = File.ReadAllText(Path.Combine(Root, "docker-compose.yml"));
-        var gateway = compose[compose.IndexOf("\n  gateway:", StringComparison.Ordinal)..];
-        Assert.Contains("\n    env_file: deploy/gateway.env\n", gateway, StringComparison.Ordinal);
+        Assert.Contains("deploy/gateway.env", DeployFiles.Read("scripts/run.sh"), StringComparison.Ordinal);
     }
 
     [Fact]
-    public void KubernetesConfigMap_CarriesEverySetting_WithTheSameValue()
+    public void EveryComposeGateway_NamesTheFile_AndRunsWithEverySetting()
     {
-        var manifest = File.ReadAllText(Path.Combine(Root, "deploy", "kubernetes", "gateway.yaml"));
-        foreach (var line in File.ReadAllLines(Path.Combine(Root, "deploy", "gateway.env")))
+        var file = DeployFiles.ComposeFile();
+        var config = DeployFiles.ComposeConfig();
+        var gateways = DeployFiles.ComposeGateways(config).ToList();
+        Assert.True(gateways.Count >= 2, "compose runs the gateway as two replicas at least");
+        foreach (var (name, service) in gateways)
         {
-            var setting = Setting().Match(line);
-            if (!setting.Success)
+            Assert.Equal("deploy/gateway.env", file["services"][name]["env_file"].Text);
+            foreach (var (key, value) in DeployFiles.GatewayEnv())
             {
-                continue;
+                Assert.Equal(value, service["environment"][key].Text);
             }
-
-            Assert.Contains($"  {setting.Groups["key"].Value}: \"{setting.Groups["value"].Value}\"", manifest, StringComparison.Ordinal);
         }
     }
 
-    private static string FindRoot()
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void KubernetesConfigMap_CarriesEverySetting_WithTheSameValue(string overlay)
     {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        var objects = DeployFiles.Kustomize(overlay);
+        var container = DeployFiles.GatewayContainer(DeployFiles.Object(objects, "Deployment"));
+        var configMapName = Assert.Single(container["envFrom"].Items, s => s["configMapRef"].Exists)["configMapRef"]["name"].Text;
+        var data = DeployFiles.Object(objects, "ConfigMap", configMapName)["data"];
+        foreach (var (key, value) in DeployFiles.GatewayEnv())
         {
-            if (File.Exists(Path.Combine(directory.FullName, "Ingest.sln")))
-            {
-                return directory.FullName;
-            }
+            Assert.Equal(value, data[key].Text);
         }
-
-        throw new InvalidOperationException("Ingest.sln not found above the test assembly.");
     }
 
-    [GeneratedRegex(@"^(?<key>[A-Za-z_][A-Za-z0-9_]*)=(?<value>[^\s]*)$")]
-    private static partial Regex Setting();
+    public static TheoryData<string> Overlays => new(DeployFiles.Overlays);
 }
