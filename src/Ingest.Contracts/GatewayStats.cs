@@ -17,6 +17,7 @@ public sealed record GatewayStats(
     long EventsDelivered,
     long MessagesDeliveryFailed,
     long DeadLetters,
+    long DeadLettersFailed,
     long AcksSent,
     int ChannelDepth,
     int ChannelCapacity,

@@ -42,6 +42,7 @@ internal static class EventIds
     public const int ProducerCrashed = 210;
     public const int KafkaHealthCheckFailed = 211;
     public const int KafkaStatisticsUnreadable = 212;
+    public const int DeadLettersFailing = 213;
 
     public const int StreamConsumerStarted = 300;
     public const int StreamConsumerStopped = 301;

@@ -188,6 +188,7 @@ internal sealed class IngestMetrics
             Volatile.Read(ref _eventsDelivered),
             Volatile.Read(ref _messagesDeliveryFailed),
             _deadLetters[0],
+            _deadLetters[1],
             Volatile.Read(ref _acksSent),
             channelDepth,
             channelCapacity,

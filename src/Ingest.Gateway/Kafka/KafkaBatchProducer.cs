@@ -48,6 +48,7 @@ internal sealed partial class KafkaBatchProducer(
     private IProducer<byte[], byte[]>? _producer;
     private long _inFlight; // records produced and not yet reported
     private long _abandoned; // events failed because the shutdown budget ran out before librdkafka had room
+    private readonly FailureLog _deadLetterFailures = new(time);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -202,6 +203,10 @@ internal sealed partial class KafkaBatchProducer(
         if (item.Kind == PipelineItemKind.DeadLetter)
         {
             metrics.DeadLetterWritten(failed: error.IsError);
+            if (error.IsError && _deadLetterFailures.Take() is { } failed)
+            {
+                Log.DeadLettersFailing(logger, failed, error.Code, error.Reason);
+            }
         }
         else if (error.IsError)
         {
@@ -251,6 +256,9 @@ internal sealed partial class KafkaBatchProducer(
 
     private static partial class Log
     {
+        [LoggerMessage(EventIds.DeadLettersFailing, LogLevel.Warning, "{Count} dead-letter records were not written (the last: {Code}: {Reason}); their messages had been answered with an error frame and acked, and are counted in ingest.dead_letters{{outcome=failed}}")]
+        public static partial void DeadLettersFailing(ILogger logger, long count, ErrorCode code, string reason);
+
         [LoggerMessage(EventIds.ProducerStarted, LogLevel.Information, "Kafka producer {ProducerName} started (idempotent, acks=all)")]
         public static partial void ProducerStarted(ILogger logger, string producerName);
 

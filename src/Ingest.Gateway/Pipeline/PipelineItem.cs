@@ -148,7 +148,7 @@ internal sealed class PipelineItem
     }
 }
 
-/// <summary>A target that needs no answer: dead letters of connections that are closing.</summary>
+/// <summary>A target that needs no answer: dead letters (a rejected message is resolved by its error frame).</summary>
 internal sealed class UntrackedDelivery : IDeliveryTarget
 {
     public static readonly UntrackedDelivery Instance = new();

@@ -204,14 +204,17 @@ internal sealed partial class IngestSession : IDeliveryTarget
     }
 
     /// <summary>
-    /// Error frame first, then the dead letter; the message resolves once both are done. A
+    /// Error frame first, then the dead letter; the message resolves once its error frame is sent. A
     /// rejection past the connection's <see cref="RejectBudget"/> is answered the same way, then
     /// reading stops and the connection closes with 1008 after a final ack.
     /// </summary>
     private async ValueTask RejectAsync(ReadOnlyMemory<byte> message, long receivedAt, string code, string detail, MemoryLease lease)
     {
         _context.Metrics.MessageRejected(code);
-        var sequence = _tracker.Register(parts: _context.DeadLetters ? 2 : 1, receivedAt: _readAt);
+        // Resolved by its error frame alone: the dead letter is written beside it, and a dead-letter
+        // topic that is failing or missing must not hold back the acks of the valid messages after
+        // it for the delivery timeout (a failed write is counted and logged by the producer).
+        var sequence = _tracker.Register(parts: 1, receivedAt: _readAt);
         Send(OutboundFrame.Frame(ServerFrames.Error(sequence, code, detail), answers: sequence));
         var spent = _rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp());
         if (spent != RejectAllowance.Left)
@@ -229,7 +232,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
         }
 
         await _context.Channel.WriteAsync(
-            PipelineItem.ForDeadLetter(this, _source, sequence, receivedAt, message.ToArray(), code, $"message {sequence}: {detail}", lease),
+            PipelineItem.ForDeadLetter(UntrackedDelivery.Instance, _source, sequence, receivedAt, message.ToArray(), code, $"message {sequence}: {detail}", lease),
             CancellationToken.None);
     }
 

@@ -63,7 +63,7 @@ public sealed class IngestSessionTests
     }
 
     [Fact]
-    public async Task InvalidJson_ErrorFrameFirst_ThenDeadLetter_AckedOnlyWhenBothAreDone()
+    public async Task InvalidJson_ErrorFrameFirst_AckedOnceItIsSent_TheDeadLetterHoldsNothingBack()
     {
         using var harness = new SessionHarness();
 
@@ -74,14 +74,30 @@ public sealed class IngestSessionTests
         Assert.Equal(ErrorCodes.InvalidJson, deadLetter.ErrorCode);
         Assert.Equal("{not json"u8.ToArray(), deadLetter.Payload);
         Assert.StartsWith("message 1: ", deadLetter.ErrorDetail, StringComparison.Ordinal);
+        Assert.Same(UntrackedDelivery.Instance, deadLetter.Target);
 
-        // The error frame goes out, but the message is not resolved before its dead letter is written.
-        var error = Assert.Single(harness.Flush());
-        var frame = ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(error));
-        Assert.Equal((ServerFrameType.Error, 1L, ErrorCodes.InvalidJson), (frame.Type, frame.Seq, frame.Code));
+        // The error frame answers the message: its ack follows without waiting for the dead letter.
+        var frames = harness.Flush().Concat(harness.Flush()).Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f))).ToArray();
+        Assert.Equal((ServerFrameType.Error, 1L, ErrorCodes.InvalidJson), (frames[0].Type, frames[0].Seq, frames[0].Code));
+        Assert.Equal((ServerFrameType.Ack, 1L), (frames[1].Type, frames[1].UpTo));
+    }
 
-        deadLetter.Complete(error: null);
-        Assert.Equal(["""{"type":"ack","upTo":1}"""], harness.Flush());
+    [Fact]
+    public async Task DeadLetterNeverWritten_ValidMessagesAfterIt_AreAckedAsSoonAsKafkaHasThem()
+    {
+        using var harness = new SessionHarness();
+
+        await harness.SendAsync("[]");
+        var deadLetter = harness.TakeItem(); // stays in flight: the dead-letter topic is failing
+        await harness.SendAsync(Valid);
+        await harness.SendAsync(Valid);
+        harness.TakeItem().Complete(error: null);
+        harness.TakeItem().Complete(error: null);
+
+        var frames = harness.Flush().Concat(harness.Flush()).Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f))).ToArray();
+        Assert.Equal(3L, frames.Last(f => f.Type == ServerFrameType.Ack).UpTo);
+        deadLetter.Complete("Local_MsgTimedOut: the dead-letter topic is down"); // later, and it changes nothing
+        Assert.Empty(harness.Flush());
     }
 
     [Fact]
@@ -92,8 +108,7 @@ public sealed class IngestSessionTests
         await harness.SendAsync("[]");
         harness.TakeItem().Complete(error: null);
 
-        // The ack that the dead letter's delivery asks for comes after the error frame, never before.
-        Assert.Equal([ServerFrameType.Error, ServerFrameType.Ack], harness.Flush().Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f)).Type));
+        Assert.Equal([ServerFrameType.Error, ServerFrameType.Ack], harness.Flush().Concat(harness.Flush()).Select(f => ServerFrame.Parse(System.Text.Encoding.UTF8.GetBytes(f)).Type));
     }
 
     [Fact]
