@@ -132,6 +132,9 @@ internal sealed class GatewayProcessHost : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>Sends SIGKILL: the process ends at once, flushing nothing.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: false);
+
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
