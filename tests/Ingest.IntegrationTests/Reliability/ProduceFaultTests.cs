@@ -22,41 +22,24 @@ public sealed class ProduceFaultTests
         const int clients = 4, eventsPerClient = 1_000;
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 3);
         await using var gateway = await TestGateway.StartAsync(cluster: cluster);
-        var halfway = new CountdownEvent(clients);
-
-        var load = Parallel.ForEachAsync(Enumerable.Range(0, clients), new ParallelOptions { MaxDegreeOfParallelism = clients }, async (c, _) =>
+        await FaultyLoad.RunAsync(gateway.WebSocketUri, clients, eventsPerClient, () =>
         {
-            await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
-            for (var i = 0; i < eventsPerClient; i++)
+            // The faults: the next six produce requests fail with retriable errors, and every partition's leader moves.
+            cluster.PushRequestErrors(
+                Produce,
+                ErrorCode.NotLeaderForPartition,
+                ErrorCode.RequestTimedOut,
+                ErrorCode.NotEnoughReplicas,
+                ErrorCode.NotEnoughReplicasAfterAppend,
+                ErrorCode.NotLeaderForPartition,
+                ErrorCode.RequestTimedOut);
+            foreach (var partition in TopicWatermarks.GetPartitions(cluster.BootstrapServers, gateway.Topic, TimeSpan.FromSeconds(10)))
             {
-                if (i == eventsPerClient / 2)
-                {
-                    halfway.Signal();
-                }
-
-                await client.SendAsync($"{{\"msg\":\"c{c}-{i}\",\"clientId\":\"c{c}\",\"timestamp\":{i}}}");
+                cluster.SetPartitionLeader(gateway.Topic, partition, brokerId: (partition % 3) + 1);
             }
 
-            await client.WaitForAckAsync(eventsPerClient, TimeSpan.FromSeconds(120));
-            Assert.Empty(client.Errors);
+            return Task.CompletedTask;
         });
-
-        await Task.Run(() => halfway.Wait(TimeSpan.FromSeconds(60)), TestContext.Current.CancellationToken);
-        // The faults: the next six produce requests fail with retriable errors, and every partition's leader moves.
-        cluster.PushRequestErrors(
-            Produce,
-            ErrorCode.NotLeaderForPartition,
-            ErrorCode.RequestTimedOut,
-            ErrorCode.NotEnoughReplicas,
-            ErrorCode.NotEnoughReplicasAfterAppend,
-            ErrorCode.NotLeaderForPartition,
-            ErrorCode.RequestTimedOut);
-        foreach (var partition in TopicWatermarks.GetPartitions(cluster.BootstrapServers, gateway.Topic, TimeSpan.FromSeconds(10)))
-        {
-            cluster.SetPartitionLeader(gateway.Topic, partition, brokerId: (partition % 3) + 1);
-        }
-
-        await load;
 
         var records = TopicReader.ReadAll(cluster.BootstrapServers, gateway.Topic, clients * eventsPerClient);
         Assert.Equal(clients * eventsPerClient, records.Select(r => r.Text).Distinct().Count());

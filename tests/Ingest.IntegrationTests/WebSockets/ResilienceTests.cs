@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Ingest.Contracts;
+using Ingest.IntegrationTests.Reliability;
 using Ingest.Kafka.Embedded;
 using Ingest.Testing;
 
@@ -79,34 +80,18 @@ public sealed class ResilienceTests
         const int clients = 8, eventsPerClient = 2_000;
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
         await using var gateway = await TestGateway.StartAsync(cluster: cluster);
-        var halfway = new CountdownEvent(clients);
+        HttpResponseMessage? readyz = null;
 
-        var load = Parallel.ForEachAsync(Enumerable.Range(0, clients), new ParallelOptions { MaxDegreeOfParallelism = clients }, async (c, _) =>
+        await FaultyLoad.RunAsync(gateway.WebSocketUri, clients, eventsPerClient, async () =>
         {
-            await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
-            for (var i = 0; i < eventsPerClient; i++)
-            {
-                if (i == eventsPerClient / 2)
-                {
-                    halfway.Signal();
-                }
-
-                await client.SendAsync(Event($"c{c}", i));
-            }
-
-            await client.WaitForAckAsync(eventsPerClient, TimeSpan.FromSeconds(120));
-            Assert.Empty(client.Errors);
+            cluster.SetBrokerDown(1);
+            // The fault: five seconds without a broker while the clients keep sending.
+            await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+            readyz = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken);
+            cluster.SetBrokerUp(1);
         });
 
-        await Task.Run(() => halfway.Wait(TimeSpan.FromSeconds(60)), TestContext.Current.CancellationToken);
-        cluster.SetBrokerDown(1);
-        // The fault: five seconds without a broker while the clients keep sending.
-        await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-        var readyz = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken);
-        cluster.SetBrokerUp(1);
-        await load;
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz!.StatusCode);
         var records = TopicReader.ReadAll(cluster.BootstrapServers, gateway.Topic, clients * eventsPerClient);
         Assert.Equal(clients * eventsPerClient, records.Select(r => r.Text).Distinct().Count());
         Assert.Equal(clients * eventsPerClient, records.Count);
@@ -130,7 +115,7 @@ public sealed class ResilienceTests
         var error = await client.WaitForErrorAsync(1);
         await client.WaitForAckAsync(1);
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz!.StatusCode);
         using var body = JsonDocument.Parse(await readyz.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.Equal("kafka_unreachable", body.RootElement.GetProperty("status").GetString());
         Assert.False(string.IsNullOrEmpty(body.RootElement.GetProperty("reason").GetString()));

@@ -1,0 +1,37 @@
+using Ingest.Testing;
+
+namespace Ingest.IntegrationTests.Reliability;
+
+/// <summary>
+/// A load with a fault in its middle: clients that each send single events and wait for every ack
+/// (and no error), with the fault injected once every client has sent half of its events.
+/// </summary>
+internal static class FaultyLoad
+{
+    public static async Task RunAsync(Uri webSocketUri, int clients, int eventsPerClient, Func<Task> fault)
+    {
+        using var halfway = new CountdownEvent(clients);
+        var load = Parallel.ForEachAsync(Enumerable.Range(0, clients), new ParallelOptions { MaxDegreeOfParallelism = clients }, async (c, _) =>
+        {
+            await using var client = await TestClient.ConnectAsync(webSocketUri);
+            for (var i = 0; i < eventsPerClient; i++)
+            {
+                if (i == eventsPerClient / 2)
+                {
+                    halfway.Signal();
+                }
+
+                await client.SendAsync(Event($"c{c}", i));
+            }
+
+            await client.WaitForAckAsync(eventsPerClient, TimeSpan.FromSeconds(120));
+            Assert.Empty(client.Errors);
+        });
+
+        await Task.Run(() => halfway.Wait(TimeSpan.FromSeconds(60)), TestContext.Current.CancellationToken);
+        await fault();
+        await load;
+    }
+
+    public static string Event(string clientId, int n) => $"{{\"msg\":\"{clientId} {n}\",\"clientId\":\"{clientId}\",\"timestamp\":{n}}}";
+}
