@@ -2,9 +2,8 @@ namespace Ingest.Gateway.Sessions;
 
 /// <summary>
 /// The numbering and resolution state of one connection's data messages, for cumulative acks.
-/// Messages are registered in arrival order (1, 2, 3, ...) with the number of parts that must
-/// resolve before they count as resolved (for example its Kafka delivery and its error frame), and
-/// parts resolve in any order (Kafka partitions complete independently). <see cref="ResolvedUpTo"/>
+/// Messages are registered in arrival order (1, 2, 3, ...) and resolve in any order (Kafka
+/// partitions complete independently; a rejected message by its error frame). <see cref="ResolvedUpTo"/>
 /// is the highest N such that every message numbered N or less is resolved. Each message also
 /// keeps the time it was read until the ack that covers it went out (<see cref="Acknowledged"/>),
 /// for the send-to-ack histogram. Thread-safe.
@@ -12,7 +11,7 @@ namespace Ingest.Gateway.Sessions;
 internal sealed class AckTracker
 {
     private readonly Lock _lock = new();
-    private byte[] _pending = new byte[16]; // parts still pending, a ring indexed by sequence & (length - 1)
+    private bool[] _pending = new bool[16]; // not yet resolved, a ring indexed by sequence & (length - 1)
     private long[]? _receivedAt; // when each message was read, the same ring; made at the first message
     private long _lowestUnacked = 1; // slots from here on are kept: their ack has not gone out
     private long _lowestUnresolved = 1;
@@ -44,15 +43,9 @@ internal sealed class AckTracker
         }
     }
 
-    /// <summary>
-    /// Numbers the next data message, which resolves once <paramref name="parts"/> calls of
-    /// <see cref="Resolve"/> came for it; <paramref name="receivedAt"/> is when it was read (a
-    /// <see cref="TimeProvider"/> timestamp).
-    /// </summary>
-    public long Register(int parts = 1, long receivedAt = 0)
+    /// <summary>Numbers the next data message; <paramref name="receivedAt"/> is when it was read (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long Register(long receivedAt = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(parts, byte.MaxValue);
         lock (_lock)
         {
             if (_next - _lowestUnacked == _pending.Length)
@@ -62,7 +55,7 @@ internal sealed class AckTracker
 
             var sequence = _next++;
             var slot = sequence & (_pending.Length - 1);
-            _pending[slot] = (byte)parts;
+            _pending[slot] = true;
             (_receivedAt ??= new long[_pending.Length])[slot] = receivedAt;
             return sequence;
         }
@@ -94,20 +87,20 @@ internal sealed class AckTracker
         }
     }
 
-    /// <summary>Resolves one part of a message (written to Kafka, or its error frame sent).</summary>
+    /// <summary>Resolves a message (written to Kafka, or its error frame sent).</summary>
     public void Resolve(long sequence)
     {
         TaskCompletionSource? completed = null;
         lock (_lock)
         {
             var mask = _pending.Length - 1;
-            if (sequence < _lowestUnresolved || sequence >= _next || _pending[sequence & mask] == 0)
+            if (sequence < _lowestUnresolved || sequence >= _next || !_pending[sequence & mask])
             {
                 throw new InvalidOperationException($"Message {sequence} is not awaiting resolution.");
             }
 
-            _pending[sequence & mask]--;
-            while (_lowestUnresolved < _next && _pending[_lowestUnresolved & mask] == 0)
+            _pending[sequence & mask] = false;
+            while (_lowestUnresolved < _next && !_pending[_lowestUnresolved & mask])
             {
                 _lowestUnresolved++;
             }
@@ -144,7 +137,7 @@ internal sealed class AckTracker
 
     private void Grow()
     {
-        var larger = new byte[_pending.Length * 2];
+        var larger = new bool[_pending.Length * 2];
         var times = new long[larger.Length];
         for (var sequence = _lowestUnacked; sequence < _next; sequence++)
         {

@@ -124,7 +124,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
             }
 
             _context.Metrics.MessageAccepted(events.Length);
-            var sequence = _tracker.Register(receivedAt: _readAt);
+            var sequence = _tracker.Register(_readAt);
             await _context.Channel.WriteAsync(PipelineItem.ForEvents(this, _source, sequence, receivedAt, events, lease), CancellationToken.None);
         }
         catch (OperationCanceledException) when (_reading.IsStopped)
@@ -214,7 +214,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
         // Resolved by its error frame alone: the dead letter is written beside it, and a dead-letter
         // topic that is failing or missing must not hold back the acks of the valid messages after
         // it for the delivery timeout (a failed write is counted and logged by the producer).
-        var sequence = _tracker.Register(parts: 1, receivedAt: _readAt);
+        var sequence = _tracker.Register(_readAt);
         Send(OutboundFrame.Frame(ServerFrames.Error(sequence, code, detail), answers: sequence));
         var spent = _rejects.TryTake(_context.TimeProvider, _context.TimeProvider.GetTimestamp());
         if (spent != RejectAllowance.Left)

@@ -194,25 +194,10 @@ public sealed class AckTrackerTests
     }
 
     [Fact]
-    public void Register_TwoParts_ResolvedOnlyOnceBothPartsAre()
+    public void Resolve_AMessageAlreadyResolved_Throws()
     {
-        var first = _tracker.Register(parts: 2); // e.g. its error frame and its dead letter
-        _tracker.Register();
-        _tracker.Resolve(2);
-
-        _tracker.Resolve(first);
-        Assert.Equal(0, _tracker.ResolvedUpTo);
-
-        _tracker.Resolve(first);
-        Assert.Equal(2, _tracker.ResolvedUpTo);
-    }
-
-    [Fact]
-    public void Resolve_MorePartsThanRegistered_Throws()
-    {
-        var sequence = _tracker.Register(parts: 2);
+        var sequence = _tracker.Register();
         _tracker.Register(); // keeps message 1's slot in the ring after it resolves
-        _tracker.Resolve(sequence);
         _tracker.Resolve(sequence);
 
         Assert.Throws<InvalidOperationException>(() => _tracker.Resolve(sequence));
@@ -228,12 +213,6 @@ public sealed class AckTrackerTests
         Assert.Throws<InvalidOperationException>(() => _tracker.Resolve(second));
         Assert.Equal(0, _tracker.ResolvedUpTo);
     }
-
-    [Theory]
-    [InlineData(0)]
-    [InlineData(256)]
-    public void Register_PartsOutOfRange_Throws(int parts) =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => _tracker.Register(parts));
 
     [Fact]
     public void WhenResolvedAsync_AlreadyResolved_CompletesAtOnce()
