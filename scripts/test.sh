@@ -33,5 +33,9 @@ fi
 for shot in "$results"/screenshots/*.png; do
   [ -f "$shot" ] && log "screenshot: $shot"
 done
+# The failed tests again, last, where a log cut to its tail still shows them.
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] && awk -f "$ROOT/scripts/lib/failures.awk" "$trx"
+done
 echo "$passed passed, $failed failed"
 [ "$rc" -eq 0 ] && [ "$passed" -gt 0 ]
