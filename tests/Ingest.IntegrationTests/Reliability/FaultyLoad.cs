@@ -8,12 +8,18 @@ namespace Ingest.IntegrationTests.Reliability;
 /// </summary>
 internal static class FaultyLoad
 {
-    public static async Task RunAsync(Uri webSocketUri, int clients, int eventsPerClient, Func<Task> fault)
+    public static Task RunAsync(Uri webSocketUri, int clients, int eventsPerClient, Func<Task> fault) =>
+        RunAsync(webSocketUri, clients, eventsPerClient, _ => fault());
+
+    /// <summary>As above; the fault is given the number of events acked so far over all clients, to watch the acks during it.</summary>
+    public static async Task RunAsync(Uri webSocketUri, int clients, int eventsPerClient, Func<Func<long>, Task> fault)
     {
         using var halfway = new CountdownEvent(clients);
+        var connected = new System.Collections.Concurrent.ConcurrentBag<TestClient>();
         var load = Parallel.ForEachAsync(Enumerable.Range(0, clients), new ParallelOptions { MaxDegreeOfParallelism = clients }, async (c, _) =>
         {
             await using var client = await TestClient.ConnectAsync(webSocketUri);
+            connected.Add(client);
             for (var i = 0; i < eventsPerClient; i++)
             {
                 if (i == eventsPerClient / 2)
@@ -29,7 +35,7 @@ internal static class FaultyLoad
         });
 
         await Task.Run(() => halfway.Wait(TimeSpan.FromSeconds(60)), TestContext.Current.CancellationToken);
-        await fault();
+        await fault(() => connected.Sum(c => c.AckedUpTo));
         await load;
     }
 
