@@ -17,6 +17,18 @@ public sealed class ClientLedger(int client, string clientId)
 
     public string ClientId { get; } = clientId;
 
+    /// <summary>Events sent so far (0 to SentCount - 1).</summary>
+    public int SentCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _sent;
+            }
+        }
+    }
+
     public void Sent(int firstN, int count)
     {
         lock (_lock)
