@@ -67,7 +67,7 @@ internal static class ChaosReport
         r.Phases.Select(p => (IReadOnlyList<string>)
         [
             p.Fault,
-            $"{F(p.StartSeconds, "0.0")}-{F(p.RecoveredSeconds, "0.0")} (ready {(p.ReadySeconds is { } ready ? F(ready, "0.0") : "never")})",
+            $"{F(p.StartSeconds, "0.0")}-{F(p.RecoveredSeconds, "0.0")} (ready {(p.ReadySeconds is { } ready ? F(ready, "0.0") : "never")}, acks {(p.AcksResumedSeconds is { } acks ? F(acks, "0.0") : "never")})",
             p.Guarantee,
             $"{p.Observed}; acked during the fault {F(p.AckedDuringFault)}, after {F(p.AckedAfterFault)}; delivery_failed {F(p.DeliveryFailedFrames)}; reconnects {F(p.Reconnects)}; duplicates {F(p.DuplicatesOfResent)} of resent, {F(p.DuplicatesOfSentOnce)} of sent once",
             string.Join("; ", p.Checks.Select(c => $"{(c.Passed ? "ok" : "FAILED")}: {c.What} ({c.Detail})")),
@@ -208,7 +208,7 @@ internal static class ChaosReport
         Render(r).WriteToConsole();
         foreach (var p in r.Phases)
         {
-            lines.WriteLine($"fault {p.Fault} ({F(p.StartSeconds, "0.0")}-{F(p.RecoveredSeconds, "0.0")} s): {(p.Passed ? "PASSED" : "FAILED")}");
+            lines.WriteLine($"fault {p.Fault} ({F(p.StartSeconds, "0.0")}-{F(p.RecoveredSeconds, "0.0")} s, /readyz 200 at {(p.ReadySeconds is { } ready ? F(ready, "0.0") : "-")} s, acks resumed at {(p.AcksResumedSeconds is { } acks ? F(acks, "0.0") : "-")} s): {(p.Passed ? "PASSED" : "FAILED")}");
             lines.WriteLine($"  guarantee: {p.Guarantee}");
             lines.WriteLine($"  observed:  {p.Observed}; acked during {F(p.AckedDuringFault)}, after {F(p.AckedAfterFault)}; delivery_failed {F(p.DeliveryFailedFrames)}; reconnects {F(p.Reconnects)}; duplicates {F(p.DuplicatesOfResent)} of resent, {F(p.DuplicatesOfSentOnce)} of sent once");
             foreach (var c in p.Checks)

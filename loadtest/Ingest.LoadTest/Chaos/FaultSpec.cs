@@ -22,7 +22,7 @@ internal enum FaultKind
 
     /// <summary>
     /// Retriable produce errors after which the records may have been written: REQUEST_TIMED_OUT,
-    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND. On the mock cluster these lose acked events (see the README).
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND. On the mock cluster both kinds lose acked events (see the README).
     /// </summary>
     ProduceTimeouts,
 
@@ -36,9 +36,14 @@ internal enum FaultKind
 /// <summary>One fault of the schedule, from <c>--faults</c>: <c>broker-down:5</c>, <c>kafka-down:30</c>, <c>past-timeout</c>, <c>leader-moves</c>, <c>produce-errors</c>, <c>out-of-order</c>, <c>sigkill</c>.</summary>
 internal sealed record FaultSpec(FaultKind Kind, int Seconds)
 {
-    public const string Help = "broker-down:S (broker 1 down S seconds), kafka-down:S (every broker down S seconds), past-timeout (every broker down past the delivery timeout), leader-moves, produce-errors (NOT_LEADER_FOR_PARTITION, NOT_ENOUGH_REPLICAS), produce-timeouts (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND: loses acked events on the mock cluster), out-of-order (OUT_OF_ORDER_SEQUENCE_NUMBER), sigkill";
+    public const string Help = "broker-down:S (broker 1 down S seconds), kafka-down:S (every broker down S seconds), past-timeout (every broker down past the delivery timeout), leader-moves, produce-errors (NOT_LEADER_FOR_PARTITION, NOT_ENOUGH_REPLICAS) and produce-timeouts (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND), both losing acked events on the mock cluster unless max.in.flight is 1, out-of-order (OUT_OF_ORDER_SEQUENCE_NUMBER), sigkill";
 
-    public const string Default = "broker-down:5,kafka-down:5,kafka-down:30,past-timeout,leader-moves,produce-errors,sigkill";
+    /// <summary>
+    /// The default schedule: every fault whose guarantee holds on the mock cluster. produce-errors and
+    /// produce-timeouts are left out: on the mock they lose acked events (see the README), which
+    /// Apache Kafka would not.
+    /// </summary>
+    public const string Default = "broker-down:5,kafka-down:5,kafka-down:30,past-timeout,leader-moves,out-of-order,sigkill";
 
     public string Name => Kind switch
     {

@@ -196,7 +196,7 @@ internal static class LoadTestCommand
         var clients = Positive("--clients", "Clients (connections), each paced at rate / clients.", endurance ? 64 : 32);
         var partitions = Positive("--partitions", "Partitions of the run's topic (the embedded broker keeps 5 MiB per partition).", endurance ? 32 : 24);
         var brokers = Positive("--brokers", "Brokers of the embedded cluster (broker 1 is the one broker-down takes down).", 3);
-        var deliveryTimeout = Positive("--delivery-timeout-ms", "The gateway's Ingest:Kafka:DeliveryTimeoutMs (past-timeout keeps Kafka down 5 s longer).", 10_000);
+        var deliveryTimeout = Positive("--delivery-timeout-ms", "The gateway's Ingest:Kafka:DeliveryTimeoutMs (its own default is 120 s; past-timeout keeps Kafka down 5 s longer).", 30_000);
         var window = Positive("--window", "Unacked messages each client may have in flight.", 64);
         var sample = Positive("--sample-seconds", "Seconds between samples of the gateway's RSS, GC heap, collections, threads and descriptors.", 10);
         var maxSeconds = Positive("--max-seconds", "Length of the as-fast-as-acked phase that measures the maximum.", 15);
