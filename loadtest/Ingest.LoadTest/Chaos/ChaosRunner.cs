@@ -51,6 +51,9 @@ internal sealed record ChaosOptions
     public IReadOnlyDictionary<string, string> GatewaySettings { get; init; } = new Dictionary<string, string>();
 
     public string ResultsDirectory { get; init; } = "results";
+
+    /// <summary>A cluster to use instead of a new one (tests: it outlives the run, for a second reconciliation); its broker count wins.</summary>
+    public EmbeddedKafkaCluster? Cluster { get; init; }
 }
 
 /// <summary>What a run gave: its exit code (0 every check passed, 1 one failed, 2 could not run), result and files.</summary>
@@ -141,7 +144,9 @@ internal static class ChaosRunner
         }
 
         var environment = GatewayEnvironment.Load(options.GatewayEnv);
-        using var cluster = EmbeddedKafkaCluster.Start(options.Brokers);
+        using var owned = options.Cluster is null ? EmbeddedKafkaCluster.Start(options.Brokers) : null;
+        var cluster = options.Cluster ?? owned!;
+        options = options with { Brokers = cluster.BrokerCount };
         var topic = $"{options.Command}-{Guid.NewGuid():N}"[..(options.Command.Length + 9)];
         cluster.CreateTopic(topic, options.Partitions, replicationFactor: options.Brokers);
         cluster.CreateTopic(topic + ".dlq", 1, replicationFactor: options.Brokers);
