@@ -148,7 +148,8 @@ internal static class ChaosReport
         return sections;
     }
 
-    private static ReportSection AuditSection(AuditResult audit)
+    /// <summary>The delivery audit as a report section: its summary lines, the clients with a difference, every partition.</summary>
+    internal static ReportSection AuditSection(AuditResult audit)
     {
         var summary = AuditText.Summary(audit);
         var markdown = new StringBuilder("## Delivery audit\n\n");

@@ -400,7 +400,7 @@ internal static class ChaosRunner
                 var faults = options.Faults;
                 var lead = TimeSpan.FromSeconds(Math.Min(5, options.DurationSeconds / 5.0));
                 var busy = faults.Aggregate(TimeSpan.Zero, (sum, f) => sum + f.Length(_deliveryTimeout));
-                var gap = faults.Count == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Max(3, (duration - lead - busy).TotalSeconds / faults.Count));
+                var gap = faults.Count == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Max(2, (duration - lead - busy).TotalSeconds / faults.Count));
                 await DelayUntilAsync(lead, cancellationToken).ConfigureAwait(false);
                 PhaseWindow? previous = null;
                 foreach (var fault in faults)

@@ -388,7 +388,7 @@ internal static class LoadTestCommand
 
             ScenarioReport.WriteToConsole(result, Console.Out);
             var files = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"Results: {files}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Results: {files}, {files.Json[..^".json".Length]}-audit.json").ConfigureAwait(false);
             return result.Passed ? 0 : 1;
         });
         return command;

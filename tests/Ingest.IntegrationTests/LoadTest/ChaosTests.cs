@@ -77,7 +77,7 @@ public sealed class ChaosTests
         var results = Directory.CreateTempSubdirectory("chaos-ci-");
         try
         {
-            var outcome = await ChaosRunner.RunAsync(Small(results.FullName, cluster, 10, [.. FaultSpec.ParseList("broker-down:2,leader-moves")]), TextWriter.Null, timeout.Token);
+            var outcome = await ChaosRunner.RunAsync(Small(results.FullName, cluster, 8, [.. FaultSpec.ParseList("broker-down:2,leader-moves")]), TextWriter.Null, timeout.Token);
 
             var result = outcome.Result!;
             var why = string.Join("; ", result.Phases.SelectMany(p => p.Checks.Select(c => $"{p.Fault} {c.What}: {c.Passed} {c.Detail}")).Concat(result.Checks.Select(c => $"{c.What}: {c.Passed} {c.Detail}")));
