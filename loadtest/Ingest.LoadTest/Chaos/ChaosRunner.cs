@@ -52,6 +52,9 @@ internal sealed record ChaosOptions
 
     public string ResultsDirectory { get; init; } = "results";
 
+    /// <summary>Seconds to keep the embedded cluster up after the report, so that the listener's <c>--audit</c> can read the run.</summary>
+    public int HoldClusterSeconds { get; init; }
+
     /// <summary>A cluster to use instead of a new one (tests: it outlives the run, for a second reconciliation); its broker count wins.</summary>
     public EmbeddedKafkaCluster? Cluster { get; init; }
 }
@@ -183,6 +186,12 @@ internal static class ChaosRunner
 
         var run = new Run(options, cluster, topic, host, rate, log);
         var (result, files) = await run.ExecuteAsync(maximum, cancellationToken).ConfigureAwait(false);
+        if (options.HoldClusterSeconds > 0)
+        {
+            await log.WriteLineAsync($"the embedded cluster stays up for {options.HoldClusterSeconds} s; reconcile the run a second time with: dotnet run -c Release --project src/Ingest.Listener -- --audit {files.Audit}").ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds(options.HoldClusterSeconds), cancellationToken).ConfigureAwait(false);
+        }
+
         return new ChaosOutcome(result.Passed ? 0 : 1, result, files);
     }
 

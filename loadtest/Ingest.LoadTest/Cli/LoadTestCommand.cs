@@ -203,6 +203,7 @@ internal static class LoadTestCommand
         var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
         var gatewayEnv = new Option<string?>("--gateway-env") { Description = $"Environment file for the gateway process (default: the repository's {GatewayEnvironment.RelativePath}; '{GatewayEnvironment.NoneOption}' for none)." };
         var results = new Option<string>("--results") { Description = "Folder for the reports, the resource samples and the audit file.", DefaultValueFactory = _ => "results" };
+        var holdCluster = new Option<int>("--hold-cluster-seconds") { Description = "Keep the embedded cluster up this long after the report, for the listener's --audit of the run.", DefaultValueFactory = _ => 0 };
         var gatewaySettings = new Option<string[]>("--gateway-setting")
         {
             Description = "A gateway setting Key=Value (repeatable), e.g. Ingest:Kafka:Producer:max.in.flight.requests.per.connection=1.",
@@ -215,7 +216,7 @@ internal static class LoadTestCommand
                 ? "A long run without faults (default one hour at half the measured maximum): the gateway's RSS, GC heap, collections, threads and descriptors sampled and trend-checked, every event counted in Kafka."
                 : "Paced load on a gateway process and a 3-broker embedded cluster with a schedule of faults; each fault's guarantee checked by counting in Kafka; a delivery audit at the end.")
         {
-            duration, rate, clients, partitions, brokers, deliveryTimeout, window, sample, maxSeconds, gateway, gatewayEnv, gatewaySettings, results,
+            duration, rate, clients, partitions, brokers, deliveryTimeout, window, sample, maxSeconds, gateway, gatewayEnv, gatewaySettings, holdCluster, results,
         };
         if (!endurance)
         {
@@ -262,6 +263,7 @@ internal static class LoadTestCommand
                     GatewayDll = parse.GetValue(gateway),
                     GatewayEnv = parse.GetValue(gatewayEnv),
                     GatewaySettings = pairs,
+                    HoldClusterSeconds = Math.Max(0, parse.GetValue(holdCluster)),
                     ResultsDirectory = parse.GetValue(results)!,
                 },
                 Console.Error,
