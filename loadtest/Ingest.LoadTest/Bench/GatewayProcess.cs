@@ -58,8 +58,15 @@ internal sealed class GatewayProcess : IAsyncDisposable
     /// </summary>
     public static async Task<GatewayProcess> StartAsync(
         string gatewayDll, IReadOnlyDictionary<string, string> settings, GatewayEnvironment environment, CancellationToken cancellationToken)
+        => await StartAsync(gatewayDll, settings, environment, FreePort(), onLine: null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Starts the gateway on <paramref name="port"/> (so that a gateway started again after a crash
+    /// is where its clients reconnect), passing every line it writes to <paramref name="onLine"/> as well.
+    /// </summary>
+    public static async Task<GatewayProcess> StartAsync(
+        string gatewayDll, IReadOnlyDictionary<string, string> settings, GatewayEnvironment environment, int port, Action<string>? onLine, CancellationToken cancellationToken)
     {
-        var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -79,8 +86,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the gateway process.");
         // Drain its output so that a full pipe never blocks it; keep only warnings and errors visible.
-        process.OutputDataReceived += (_, e) => Forward(e.Data);
-        process.ErrorDataReceived += (_, e) => Forward(e.Data);
+        process.OutputDataReceived += (_, e) => Forward(e.Data, onLine);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data, onLine);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
@@ -141,6 +148,43 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public long ResidentBytes => ProcessProbe.ResidentBytes(_process.Id);
 
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Kills the process with SIGKILL (no shutdown at all).</summary>
+    public void Kill() => _process.Kill();
+
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
+    /// <summary>Whether <c>/readyz</c> answers 200 now.</summary>
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _http.GetAsync(new Uri("/readyz", UriKind.Relative), cancellationToken).ConfigureAwait(false);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The gateway's <c>/metrics</c> text, or null when it does not answer 200.</summary>
+    public async Task<string?> GetMetricsTextAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _http.GetAsync(new Uri("/metrics", UriKind.Relative), cancellationToken).ConfigureAwait(false);
+            return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false) : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     public TimeSpan CpuTime => ProcessProbe.CpuTime(_process.Id);
 
     /// <summary>Graceful stop (SIGTERM), killed when it takes longer than 30 s.</summary>
@@ -197,7 +241,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return null;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -205,8 +249,13 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Warnings and worse, in the gateway's Production format (compact JSON: <c>"@l":"Warning"</c>) or its readable one.</summary>
-    private static void Forward(string? line)
+    private static void Forward(string? line, Action<string>? onLine)
     {
+        if (line is not null)
+        {
+            onLine?.Invoke(line);
+        }
+
         if (line is not null && (line.Contains("\"@l\":\"Warning\"", StringComparison.Ordinal) || line.Contains("\"@l\":\"Error\"", StringComparison.Ordinal) || line.Contains("\"@l\":\"Fatal\"", StringComparison.Ordinal)
             || line.Contains(" WRN]", StringComparison.Ordinal) || line.Contains(" ERR]", StringComparison.Ordinal) || line.Contains(" FTL]", StringComparison.Ordinal)))
         {

@@ -29,6 +29,39 @@ internal static class ProcessProbe
         return -1;
     }
 
+    /// <summary>The process's threads (<c>Threads:</c> of <c>/proc/&lt;pid&gt;/status</c>), or -1 when unavailable.</summary>
+    public static int Threads(int processId)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{processId}/status"))
+            {
+                if (line.StartsWith("Threads:", StringComparison.Ordinal))
+                {
+                    return int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return -1;
+    }
+
+    /// <summary>Open descriptors (entries of <c>/proc/&lt;pid&gt;/fd</c>), or -1 when unavailable.</summary>
+    public static int Descriptors(int processId)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{processId}/fd").Count();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
     /// <summary>User + system CPU time, or zero when unavailable.</summary>
     public static TimeSpan CpuTime(int processId)
     {

@@ -16,6 +16,8 @@ internal static class LoadTestCommand
         root.Subcommands.Add(CreateRawProducer());
         root.Subcommands.Add(CreateAbuse());
         root.Subcommands.Add(CreateIdleBench());
+        root.Subcommands.Add(CreateChaos("chaos"));
+        root.Subcommands.Add(CreateChaos("endurance"));
         foreach (var name in ScenarioSettings.Names)
         {
             root.Subcommands.Add(CreateScenario(name));
@@ -176,6 +178,115 @@ internal static class LoadTestCommand
         return command;
     }
 
+    /// <summary>
+    /// <c>chaos</c> (paced load and a schedule of faults) and <c>endurance</c> (the same without
+    /// faults, by default an hour at half the measured maximum, the gateway's resources trend-checked).
+    /// </summary>
+    private static Command CreateChaos(string name)
+    {
+        var endurance = name == "endurance";
+        var faults = new Option<IReadOnlyList<Chaos.FaultSpec>>("--faults")
+        {
+            Description = $"Faults, in order, spread over the run: {Chaos.FaultSpec.Help}.",
+            CustomParser = ParseFaults,
+            DefaultValueFactory = _ => endurance ? [] : Chaos.FaultSpec.ParseList(Chaos.FaultSpec.Default),
+        };
+        var duration = Positive("--duration-seconds", "How long the clients send (faults included).", endurance ? 3_600 : 180);
+        var rate = new Option<int?>("--rate") { Description = endurance ? "Events/s in all (default: measure the maximum first, then pace at half of it)." : "Events/s in all, paced (default 4,000; 0: measure the maximum first and take half)." };
+        var clients = Positive("--clients", "Clients (connections), each paced at rate / clients.", endurance ? 64 : 32);
+        var partitions = Positive("--partitions", "Partitions of the run's topic (the embedded broker keeps 5 MiB per partition).", endurance ? 32 : 24);
+        var brokers = Positive("--brokers", "Brokers of the embedded cluster (broker 1 is the one broker-down takes down).", 3);
+        var deliveryTimeout = Positive("--delivery-timeout-ms", "The gateway's Ingest:Kafka:DeliveryTimeoutMs (its own default is 120 s; past-timeout keeps Kafka down 5 s longer).", 30_000);
+        var window = Positive("--window", "Unacked messages each client may have in flight.", 64);
+        var sample = Positive("--sample-seconds", "Seconds between samples of the gateway's RSS, GC heap, collections, threads and descriptors.", 10);
+        var maxSeconds = Positive("--max-seconds", "Length of the as-fast-as-acked phase that measures the maximum.", 15);
+        var gateway = new Option<string?>("--gateway") { Description = "Path of Ingest.Gateway.dll (default: the one built in this repository)." };
+        var gatewayEnv = new Option<string?>("--gateway-env") { Description = $"Environment file for the gateway process (default: the repository's {GatewayEnvironment.RelativePath}; '{GatewayEnvironment.NoneOption}' for none)." };
+        var results = new Option<string>("--results") { Description = "Folder for the reports, the resource samples and the audit file.", DefaultValueFactory = _ => "results" };
+        var holdCluster = new Option<int>("--hold-cluster-seconds") { Description = "Keep the embedded cluster up this long after the report, for the listener's --audit of the run.", DefaultValueFactory = _ => 0 };
+        var gatewaySettings = new Option<string[]>("--gateway-setting")
+        {
+            Description = "A gateway setting Key=Value (repeatable), e.g. Ingest:Kafka:Producer:max.in.flight.requests.per.connection=1.",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var command = new Command(
+            name,
+            endurance
+                ? "A long run without faults (default one hour at half the measured maximum): the gateway's RSS, GC heap, collections, threads and descriptors sampled and trend-checked, every event counted in Kafka."
+                : "Paced load on a gateway process and a 3-broker embedded cluster with a schedule of faults; each fault's guarantee checked by counting in Kafka; a delivery audit at the end.")
+        {
+            duration, rate, clients, partitions, brokers, deliveryTimeout, window, sample, maxSeconds, gateway, gatewayEnv, gatewaySettings, holdCluster, results,
+        };
+        if (!endurance)
+        {
+            command.Options.Add(faults);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var pairs = new Dictionary<string, string>();
+            foreach (var setting in parse.GetValue(gatewaySettings) ?? [])
+            {
+                var equals = setting.IndexOf('=', StringComparison.Ordinal);
+                if (equals < 1)
+                {
+                    await Console.Error.WriteLineAsync($"--gateway-setting wants Key=Value (got '{setting}').").ConfigureAwait(false);
+                    return 2;
+                }
+
+                pairs[setting[..equals]] = setting[(equals + 1)..];
+            }
+
+            var given = parse.GetValue(rate);
+            if (given is < 0)
+            {
+                await Console.Error.WriteLineAsync("--rate must be at least 0.").ConfigureAwait(false);
+                return 2;
+            }
+
+            var outcome = await Chaos.ChaosRunner.RunAsync(
+                new Chaos.ChaosOptions
+                {
+                    Command = name,
+                    Faults = endurance ? [] : parse.GetValue(faults) ?? [],
+                    DurationSeconds = parse.GetValue(duration),
+                    Rate = given is null or 0 ? (endurance || given == 0 ? null : 4_000) : given,
+                    Clients = parse.GetValue(clients),
+                    Partitions = parse.GetValue(partitions),
+                    Brokers = parse.GetValue(brokers),
+                    DeliveryTimeoutMs = parse.GetValue(deliveryTimeout),
+                    Window = parse.GetValue(window),
+                    SampleSeconds = parse.GetValue(sample),
+                    MaxSeconds = parse.GetValue(maxSeconds),
+                    TrendGate = endurance,
+                    GatewayDll = parse.GetValue(gateway),
+                    GatewayEnv = parse.GetValue(gatewayEnv),
+                    GatewaySettings = pairs,
+                    HoldClusterSeconds = Math.Max(0, parse.GetValue(holdCluster)),
+                    ResultsDirectory = parse.GetValue(results)!,
+                },
+                Console.Error,
+                cancellationToken).ConfigureAwait(false);
+            return outcome.ExitCode;
+        });
+        return command;
+    }
+
+    internal static IReadOnlyList<Chaos.FaultSpec>? ParseFaults(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        try
+        {
+            return text == "none" ? [] : Chaos.FaultSpec.ParseList(text);
+        }
+        catch (FormatException e)
+        {
+            result.AddError($"--faults: {e.Message}");
+            return null;
+        }
+    }
+
     /// <summary>A list of source addresses and ranges (<see cref="Engine.SourceAddresses.ParseList"/>).</summary>
     internal static IReadOnlyList<System.Net.IPAddress>? ParseSourceAddresses(System.CommandLine.Parsing.ArgumentResult result)
     {
@@ -279,7 +390,7 @@ internal static class LoadTestCommand
 
             ScenarioReport.WriteToConsole(result, Console.Out);
             var files = await ScenarioReport.WriteFilesAsync(result, settings.ResultsDirectory, cancellationToken).ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"Results: {files}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Results: {files}, {files.Json[..^".json".Length]}-audit.json").ConfigureAwait(false);
             return result.Passed ? 0 : 1;
         });
         return command;

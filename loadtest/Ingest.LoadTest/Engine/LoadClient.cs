@@ -273,6 +273,7 @@ internal sealed class LoadClient : IAsyncDisposable
             foreach (var message in resend)
             {
                 Interlocked.Add(ref _stats.EventsResent, message.Events);
+                _options.OnResent?.Invoke(message.EventKey, message.Events);
                 if (!await TrySendAsync(socket, message.Payload).ConfigureAwait(false))
                 {
                     return;
@@ -424,6 +425,8 @@ internal sealed class LoadClient : IAsyncDisposable
                 {
                     Interlocked.Increment(ref _stats.DeliveryFailures);
                 }
+
+                _options.OnRejected?.Invoke(node.Value.EventKey, node.Value.Events, code);
 
                 break;
             }

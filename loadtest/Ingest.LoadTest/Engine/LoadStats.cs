@@ -39,6 +39,12 @@ internal sealed record LoadClientOptions
     /// <summary>Called under the client's lock for every acked message: (event key, events).</summary>
     public Action<long, int>? OnAcked { get; init; }
 
+    /// <summary>Called under the client's lock for every rejected message: (event key, events, error code).</summary>
+    public Action<long, int, string?>? OnRejected { get; init; }
+
+    /// <summary>Called for every unacked message sent again on a new connection: (event key, events).</summary>
+    public Action<long, int>? OnResent { get; init; }
+
     /// <summary>
     /// Local addresses to connect from, one per client in turn (see <see cref="Engine.SourceAddresses"/>);
     /// null: the kernel picks the source address, as for any client.

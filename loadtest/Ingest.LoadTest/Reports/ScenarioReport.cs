@@ -48,6 +48,11 @@ internal static class ScenarioReport
     public static IReadOnlyList<ReportSection> Sections(ScenarioResult result)
     {
         var sections = new List<ReportSection> { TimelineReport.Section(result.Timeline) };
+        if (result.Audit is { } audit)
+        {
+            sections.Add(Chaos.ChaosReport.AuditSection(audit));
+        }
+
         if (result.GatewayMetrics is { } metrics)
         {
             sections.Add(MetricsReport.Section(metrics));
@@ -61,15 +66,31 @@ internal static class ScenarioReport
     {
         Render(result).WriteToConsole();
         TimelineReport.WriteToConsole(result.Timeline, lines);
+        if (result.Audit is { } audit)
+        {
+            foreach (var line in Ingest.Kafka.Audit.AuditText.Summary(audit))
+            {
+                lines.WriteLine(line);
+            }
+        }
+
         if (result.GatewayMetrics is { } metrics)
         {
             MetricsReport.WriteToConsole(metrics, lines);
         }
     }
 
-    /// <summary>Markdown, HTML and JSON, and the per-second rows as CSV.</summary>
-    public static Task<ReportFiles> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken) =>
-        Render(result).WriteFilesAsync(
+    /// <summary>Markdown, HTML and JSON, the per-second rows as CSV, and the audit file (<c>-audit.json</c>).</summary>
+    public static async Task<ReportFiles> WriteFilesAsync(ScenarioResult result, string directory, CancellationToken cancellationToken)
+    {
+        var files = await Render(result).WriteFilesAsync(
             result, directory, result.Scenario, $"Ingest load test: {result.Scenario}, {DateTime.UtcNow:u}", null, Charts(result), cancellationToken,
-            Sections(result), TimelineReport.ToCsv(result.Timeline));
+            Sections(result), TimelineReport.ToCsv(result.Timeline)).ConfigureAwait(false);
+        if (result.AuditFile is { } audit)
+        {
+            await File.WriteAllTextAsync(files.Json[..^".json".Length] + "-audit.json", audit.ToJson(), cancellationToken).ConfigureAwait(false);
+        }
+
+        return files;
+    }
 }

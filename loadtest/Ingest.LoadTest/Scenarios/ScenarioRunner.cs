@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Ingest.Kafka.Audit;
 using Ingest.LoadTest.Engine;
 using Ingest.LoadTest.Metrics;
 using Ingest.LoadTest.Verification;
@@ -22,6 +24,7 @@ internal static class ScenarioRunner
             acked[i] = new bool[settings.EventsPerClient];
         }
 
+        var ledgers = Enumerable.Range(0, settings.Clients).Select(c => new ClientLedger(c, TestEvents.ClientId(c))).ToArray();
         var stats = new LoadStats(latencyPerSecond: true);
         var options = new LoadClientOptions
         {
@@ -33,6 +36,18 @@ internal static class ScenarioRunner
                 {
                     acked[client][n + i] = true;
                 }
+
+                ledgers[client].Acked(n, events);
+            },
+            OnRejected = (key, events, _) =>
+            {
+                var (client, n) = TestEvents.Unpack(key);
+                ledgers[client].Rejected(n, events);
+            },
+            OnResent = (key, events) =>
+            {
+                var (client, n) = TestEvents.Unpack(key);
+                ledgers[client].Resent(n, events);
             },
         };
 
@@ -107,6 +122,28 @@ internal static class ScenarioRunner
             }
         }
 
+        // The delivery audit of the run (the same reconciliation as chaos and the listener's --audit).
+        verifier.Dispose();
+        var landedEvents = new Dictionary<string, LandedEvents>(StringComparer.Ordinal);
+        for (var c = 0; c < settings.Clients; c++)
+        {
+            ledgers[c].Sent(0, settings.EventsPerClient);
+            var events = new LandedEvents();
+            for (var n = 0; n < settings.EventsPerClient; n++)
+            {
+                for (var copy = verifier.LandedCount(c, n); copy > 0; copy--)
+                {
+                    events.Add(n);
+                }
+            }
+
+            landedEvents[ledgers[c].ClientId] = events;
+        }
+
+        var records = ledgers.Select(l => l.Snapshot()).ToList();
+        var audit = DeliveryReconciliation.Reconcile(runId, settings.Topic, records, landedEvents, verifier.Partitions);
+        var auditFile = DeliveryAuditFile.From(runId, settings.Topic, settings.BootstrapServers, records, verifier.Partitions, audit);
+
         var duplicatedAcked = 0L;
         for (var c = 0; c < settings.Clients; c++)
         {
@@ -142,6 +179,8 @@ internal static class ScenarioRunner
             LandedLatency = verifier.LandedLatency.Summarize(),
             Timeline = timeline.Seconds,
             GatewayMetrics = metrics,
+            Audit = audit,
+            AuditFile = auditFile,
         };
     }
 }
@@ -180,6 +219,11 @@ internal sealed record ScenarioResult
     public IReadOnlyList<TimelineSecond> Timeline { get; init; } = [];
     /// <summary>The gateway's /metrics histograms at the end of the run; null when not asked for.</summary>
     public GatewayMetrics? GatewayMetrics { get; init; }
+    /// <summary>The delivery audit: per clientId and per partition.</summary>
+    public AuditResult? Audit { get; init; }
+    /// <summary>The audit file's content, written next to the report.</summary>
+    [JsonIgnore]
+    public DeliveryAuditFile? AuditFile { get; init; }
 
     /// <summary>Every acked event landed exactly once, and every event sent was acked or rejected.</summary>
     public bool Passed => Missing == 0 && DuplicatedAcked == 0 && Acked + Errored == (long)Clients * EventsPerClient;

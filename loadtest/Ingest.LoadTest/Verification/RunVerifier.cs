@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using Ingest.Kafka;
+using Ingest.Kafka.Audit;
 using Ingest.LoadTest.Engine;
 
 namespace Ingest.LoadTest.Verification;
@@ -22,8 +23,10 @@ internal sealed class RunVerifier : IDisposable
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<TopicPartitionOffset> _start;
     private readonly Dictionary<TopicPartition, long> _startOffsets;
+    private readonly Dictionary<int, PartitionTally> _partitions;
     private volatile Dictionary<TopicPartition, long>? _targets;
     private long _records;
+    private bool _disposed;
 
     public RunVerifier(string bootstrapServers, string topic, string runId, int clients, int eventsPerClient)
     {
@@ -38,6 +41,7 @@ internal sealed class RunVerifier : IDisposable
 
         _startOffsets = HighWatermarks();
         _start = _startOffsets.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value)).ToList();
+        _partitions = _startOffsets.ToDictionary(kv => kv.Key.Partition.Value, kv => new PartitionTally(kv.Key.Partition.Value, kv.Value));
         _thread = new Thread(ConsumeLoop) { IsBackground = true, Name = "run-verifier" };
         _thread.Start();
     }
@@ -51,8 +55,27 @@ internal sealed class RunVerifier : IDisposable
     /// <summary>Waits until the consumer has read up to the topic's current high watermarks.</summary>
     public async Task CatchUpAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        _targets = HighWatermarks();
+        var targets = HighWatermarks();
+        foreach (var (partition, high) in targets)
+        {
+            if (_partitions.TryGetValue(partition.Partition.Value, out var tally))
+            {
+                tally.EndOffset = high;
+                tally.LowAtEnd = LowWatermark(partition);
+            }
+        }
+
+        _targets = targets;
         await _caughtUp.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Each partition over the run (final once the verifier is disposed).</summary>
+    public IReadOnlyList<PartitionTally> Partitions => _partitions.Values.OrderBy(p => p.Partition).ToList();
+
+    private long LowWatermark(TopicPartition partition)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _bootstrapServers, GroupId = "ingest-loadtest-watermarks" }).Build();
+        return consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).Low.Value;
     }
 
     /// <summary>How often event (client, n) landed.</summary>
@@ -60,6 +83,12 @@ internal sealed class RunVerifier : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _stop.Cancel();
         _thread.Join(TimeSpan.FromSeconds(10));
         _stop.Dispose();
@@ -87,7 +116,9 @@ internal sealed class RunVerifier : IDisposable
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(50));
                 if (result?.Message?.Value is { } value)
                 {
-                    if (TestEvents.TryParse(value, _runId, out var key, out var timestampMs))
+                    var ofTheRun = TestEvents.TryParse(value, _runId, out var key, out var timestampMs);
+                    _partitions[result.Partition.Value].Read(result.Offset.Value, ofTheRun);
+                    if (ofTheRun)
                     {
                         var (client, n) = TestEvents.Unpack(key);
                         if ((uint)client < (uint)_landed.Length && (uint)n < (uint)_landed[client].Length)

@@ -125,6 +125,10 @@ internal static class ListenerCommand
         {
             Description = "At the end, summarise distinct events, duplicates (same key and value) and per-clientId counts; exit 2 on duplicates, out-of-order timestamps per clientId or values that are not events.",
         };
+        var audit = new Option<string?>("--audit")
+        {
+            Description = "Reconcile a load run from the audit file the harness wrote (results/*-audit.json): read the topic range it names with a consumer of its own, count each event's copies, and print sent, acked, landed, duplicates and missing acked events per clientId and per partition, and whether the totals agree with the harness's. Exit 0 when nothing acked is missing and they agree, 2 otherwise.",
+        };
         var noColour = new Option<bool>("--no-color")
         {
             Description = "No colour even on a terminal (NO_COLOR does the same).",
@@ -134,7 +138,7 @@ internal static class ListenerCommand
             "Prints the telemetry events the Ingest gateway writes to Kafka, live, and verifies them. " +
             "Events go to stdout; the count, the summary, errors and the status line to stderr.")
         {
-            bootstrap, topic, group, fromBeginning, format, headers, showTrace, deadLetter, count, timeout, quiet, verify, noColour,
+            bootstrap, topic, group, fromBeginning, format, headers, showTrace, deadLetter, count, timeout, quiet, verify, audit, noColour,
         };
         root.Validators.Add(result =>
         {
@@ -143,9 +147,22 @@ internal static class ListenerCommand
                 result.AddError("--verify checks events; it cannot be combined with --dlq.");
             }
         });
+        root.Validators.Add(result =>
+        {
+            if (result.GetValue(audit) is not null && (result.GetValue(deadLetter) || result.GetValue(verify) || result.GetValue(count) is not null || result.GetValue(group) is not null || result.GetValue(topic) is not null || result.GetValue(fromBeginning)))
+            {
+                result.AddError("--audit reads the topic and the range its file names; it takes only --bootstrap (to reach the broker another way) and --timeout.");
+            }
+        });
         root.SetAction(async (parse, cancellationToken) =>
         {
             var given = parse.GetValue(bootstrap);
+            if (parse.GetValue(audit) is { } auditFile)
+            {
+                var bound = parse.GetValue(timeout);
+                return await Verification.AuditRun.RunAsync(auditFile, given, bound is { } b ? TimeSpan.FromSeconds(b) : null, console, cancellationToken);
+            }
+
             var dlq = parse.GetValue(deadLetter);
             DevEnvironment? environment = null;
             if (given is null)

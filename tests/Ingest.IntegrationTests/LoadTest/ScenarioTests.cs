@@ -33,6 +33,14 @@ public sealed class ScenarioTests
         Assert.Equal(0, result.Duplicated);
         Assert.Equal(32 * 32, result.AckLatency.Count);
         Assert.Equal(32 * 32, result.LandedLatency.Count);
+
+        // The delivery audit agrees: per clientId nothing differs, per partition every record between the watermarks was read.
+        var audit = result.Audit!;
+        Assert.True(audit.Passed);
+        Assert.Equal((32 * 32L, 32 * 32L, 32 * 32L, 0L, 0L), (audit.Totals.Sent, audit.Totals.Acked, audit.Totals.Landed, audit.Totals.MissingAcked, audit.Totals.Duplicates));
+        Assert.Equal(32 * 32L, audit.Totals.WatermarkRecords);
+        Assert.Equal(8, audit.Partitions.Count);
+        Assert.All(audit.Clients, c => Assert.False(c.HasDifference));
     }
 
     [Fact]
