@@ -33,6 +33,11 @@ internal sealed class KafkaClientConfigs(IOptions<IngestOptions> options, KafkaE
             config.Set(key, value);
         }
 
+        // librdkafka backs off reconnecting to a broker up to 10 s by default, so after an outage
+        // acks resumed 4-7.6 s after the brokers did (chaos, 2026-12-02). Apache Kafka's own
+        // clients stop at 1 s; so does the gateway, unless configuration says otherwise.
+        config.ReconnectBackoffMaxMs ??= 1_000;
+
         config.LingerMs = kafka.LingerMs;
         config.BatchSize = kafka.BatchSizeBytes;
         config.CompressionType = Enum.Parse<CompressionType>(kafka.Compression, ignoreCase: true);

@@ -40,6 +40,25 @@ public sealed class ProducerConfigTests
     }
 
     [Theory]
+    [InlineData(null, null, 1_000)]
+    [InlineData("Producer", "250", 250)]
+    [InlineData("Client", "30000", 30_000)]
+    public void ForProducer_ReconnectBackoffMax_OneSecondUnlessConfigured(string? section, string? configured, int expected)
+    {
+        var options = new IngestOptions();
+        if (section == "Producer")
+        {
+            options.Kafka.Producer["reconnect.backoff.max.ms"] = configured!;
+        }
+        else if (section == "Client")
+        {
+            options.Kafka.Client["reconnect.backoff.max.ms"] = configured!;
+        }
+
+        Assert.Equal(expected, KafkaClientConfigs.ForProducer(options, Bootstrap).ReconnectBackoffMaxMs);
+    }
+
+    [Theory]
     [InlineData(null, 5_000)]
     [InlineData(250, 250)]
     [InlineData(0, 0)]
