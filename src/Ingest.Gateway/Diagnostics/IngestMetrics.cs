@@ -105,8 +105,8 @@ internal sealed class IngestMetrics
         _ackDuration = meter.CreateHistogram("ingest.message.ack.duration", "s", "From reading a message to sending the ack that covers it, as the gateway sees it", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _produceDuration = meter.CreateHistogram("ingest.kafka.produce.duration", "s", "From the producer taking a message off the channel to Kafka's last delivery report for its records", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _batchSize = meter.CreateHistogram("ingest.kafka.batch.size", "{record}", "Records handed to librdkafka in one pass of the producer (one Kafka batch span)", tags: null, new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets });
-        meter.CreateObservableCounter("ingest.kafka.transactions", _transactions.Measure, "{transaction}", "Kafka transactions of the transactional delivery mode (one per producer batch), by outcome: committed, or aborted (its messages answered with delivery_failed)");
-        _transactionDuration = meter.CreateHistogram("ingest.kafka.transaction.duration", "s", "From beginning a Kafka transaction to the end of its commit or abort (transactional delivery mode)", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        meter.CreateObservableCounter("ingest.transactions", _transactions.Measure, "{transaction}", "Kafka transactions of the transactional delivery mode (one per producer batch), by outcome: committed, or aborted (its messages answered with delivery_failed)");
+        _transactionDuration = meter.CreateHistogram("ingest.transaction.duration", "s", "From beginning a Kafka transaction to the end of its commit or abort (transactional delivery mode)", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         Meter = meter;
     }
 
