@@ -105,6 +105,7 @@ internal sealed partial class KafkaBatchProducer(
         {
             Log.TransactionsUnavailable(logger, transactionalId, timeout.TotalMilliseconds, e.Error.Code, e.Error.Reason);
             producer.Dispose();
+            _stopped.TrySetResult(); // no thread will run: a StopAsync has nothing to wait for
             throw new KafkaStartupException(
                 $"Kafka transactions could not start for transactional id '{transactionalId}' within Ingest:Kafka:TransactionInitTimeoutMs ({timeout.TotalMilliseconds} ms): {e.Error.Code}: {e.Error.Reason}",
                 e);
