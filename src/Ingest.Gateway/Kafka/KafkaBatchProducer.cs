@@ -478,7 +478,8 @@ internal sealed partial class KafkaBatchProducer(
             }
             catch (KafkaException e)
             {
-                // The shutdown budget ran out while the commit waited for Kafka.
+                // The shutdown budget ran out while the commit waited for Kafka (or librdkafka
+                // refused the commit in a state it should not be in): whether it happened is unknown.
                 Log.CommitUnfinished(logger, _transaction.Count, e.Error.Code, e.Error.Reason);
                 return TransactionEnd.InDoubt;
             }
@@ -628,7 +629,7 @@ internal sealed partial class KafkaBatchProducer(
         [LoggerMessage(EventIds.TransactionsFatal, LogLevel.Critical, "Fatal Kafka transaction error {Code}: {Reason} (another producer with this transactional.id fenced this one, or the producer cannot go on); stopping the gateway")]
         public static partial void TransactionsFatal(ILogger logger, ErrorCode code, string reason);
 
-        [LoggerMessage(EventIds.CommitUnfinished, LogLevel.Error, "The commit of a Kafka transaction of {Messages} messages did not end within the shutdown budget ({Code}: {Reason}); they were not acked")]
+        [LoggerMessage(EventIds.CommitUnfinished, LogLevel.Error, "The commit of a Kafka transaction of {Messages} messages did not end ({Code}: {Reason}; the shutdown budget ran out, or the producer is in an unexpected state); the messages are in doubt and were not acked")]
         public static partial void CommitUnfinished(ILogger logger, int messages, ErrorCode code, string reason);
 
         [LoggerMessage(EventIds.ProducerStopped, LogLevel.Information, "Kafka producer drained and stopped")]
