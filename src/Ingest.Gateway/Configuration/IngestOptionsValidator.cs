@@ -26,6 +26,14 @@ internal sealed class IngestOptionsCrossValidator : IValidateOptions<IngestOptio
             }
         }
 
+        foreach (var key in KafkaClientProperties.Transactional)
+        {
+            if (kafka.Producer.ContainsKey(key) || kafka.Client.ContainsKey(key))
+            {
+                failures.Add($"Ingest:Kafka:{(kafka.Client.ContainsKey(key) ? "Client" : "Producer")}:{key} cannot be set: the gateway sets it from Ingest:Kafka:Delivery=Transactional and Ingest:Kafka:TransactionalId (the transaction timeout is Ingest:Kafka:DeliveryTimeoutMs)");
+            }
+        }
+
         foreach (var key in KafkaClientProperties.FixedForStream.Where(kafka.Consumer.ContainsKey))
         {
             failures.Add($"Ingest:Kafka:Consumer:{key} cannot be set: the /stream consumer assigns partitions from their end and never commits");

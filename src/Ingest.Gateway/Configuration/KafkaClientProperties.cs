@@ -6,6 +6,13 @@ internal static class KafkaClientProperties
     /// <summary>Producer properties the wire contract fixes; <c>request.required.acks</c> is librdkafka's name for <c>acks</c>.</summary>
     public static readonly string[] Guaranteed = ["enable.idempotence", "acks", "request.required.acks"];
 
+    /// <summary>
+    /// Producer properties of the transactional mode, set by the gateway from
+    /// <c>Ingest:Kafka:Delivery</c> and <c>TransactionalId</c>: a <c>transactional.id</c> set by
+    /// hand would make the idempotent mode's producer transactional with nobody committing.
+    /// </summary>
+    public static readonly string[] Transactional = ["transactional.id", "transaction.timeout.ms"];
+
     /// <summary>Consumer properties the <c>/stream</c> consumer fixes: it assigns partitions and never commits.</summary>
     public static readonly string[] FixedForStream = ["group.id", "enable.auto.commit", "enable.auto.offset.store", "auto.offset.reset"];
 

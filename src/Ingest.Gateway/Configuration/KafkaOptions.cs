@@ -3,6 +3,22 @@ using Ingest.Kafka.Embedded;
 
 namespace Ingest.Gateway.Configuration;
 
+/// <summary>How the producer writes to Kafka (<c>Ingest:Kafka:Delivery</c>).</summary>
+public enum KafkaDelivery
+{
+    /// <summary>
+    /// An idempotent producer (<c>acks=all</c>); a message is acked once Kafka has each of its
+    /// records. Retries never duplicate a record on Apache Kafka.
+    /// </summary>
+    Idempotent,
+
+    /// <summary>
+    /// A transactional producer: each pass of the producer (up to 1,024 messages) is one Kafka
+    /// transaction, acked once it commits; a message's events are committed all or none.
+    /// </summary>
+    Transactional,
+}
+
 /// <summary>Kafka settings (<c>Ingest:Kafka</c>).</summary>
 public sealed class KafkaOptions
 {
@@ -24,6 +40,29 @@ public sealed class KafkaOptions
     /// </summary>
     [Range(0, 900_000)]
     public int LingerMs { get; set; } = 5;
+
+    /// <summary>
+    /// <c>Idempotent</c> (the default) or <c>Transactional</c>: each producer batch one Kafka
+    /// transaction, acks after its commit (docs/protocol.md, "Guarantees").
+    /// </summary>
+    public KafkaDelivery Delivery { get; set; } = KafkaDelivery.Idempotent;
+
+    /// <summary>
+    /// The producer's <c>transactional.id</c> with <see cref="KafkaDelivery.Transactional"/>.
+    /// Defaults to <c>ingest-gateway-</c> and the host name: stable across restarts of the same
+    /// instance (a StatefulSet pod, a VM), so that the new process fences the old one and aborts its
+    /// open transaction. Two gateways running at once must not share it: the later one fences the
+    /// earlier, which stops.
+    /// </summary>
+    [RegularExpression("^[a-zA-Z0-9._-]{1,249}$", ErrorMessage = "The field {0} must be 1 to 249 letters, digits, '.', '_' or '-'")]
+    public string? TransactionalId { get; set; }
+
+    /// <summary>
+    /// With <see cref="KafkaDelivery.Transactional"/>: how long start-up waits for the transaction
+    /// coordinator (<c>InitTransactions</c>) before the gateway gives up and exits. Defaults to 30000.
+    /// </summary>
+    [Range(1_000, 600_000)]
+    public int TransactionInitTimeoutMs { get; set; } = 30_000;
 
     /// <summary><c>batch.size</c> in bytes. Defaults to 1 MiB, librdkafka's default.</summary>
     [Range(1, 2_147_483_647)]

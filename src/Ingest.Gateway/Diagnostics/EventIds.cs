@@ -43,6 +43,11 @@ internal static class EventIds
     public const int KafkaHealthCheckFailed = 211;
     public const int KafkaStatisticsUnreadable = 212;
     public const int DeadLettersFailing = 213;
+    public const int TransactionalProducerStarted = 214;
+    public const int TransactionsUnavailable = 215;
+    public const int TransactionAborted = 216;
+    public const int TransactionsFatal = 217;
+    public const int CommitUnfinished = 218;
 
     public const int StreamConsumerStarted = 300;
     public const int StreamConsumerStopped = 301;

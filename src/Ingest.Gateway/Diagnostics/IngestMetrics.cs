@@ -70,10 +70,12 @@ internal sealed class IngestMetrics
     private readonly TaggedTotals _refused = new("reason", RefusalValues);
     private readonly TaggedTotals _deadLetters = new("outcome", ["written", "failed"]);
     private readonly TaggedTotals _stream = new("outcome", ["delivered", "dropped"]);
+    private readonly TaggedTotals _transactions = new("outcome", ["committed", "aborted"]);
     private readonly Histogram<double> _messageSize;
     private readonly Histogram<double> _ackDuration;
     private readonly Histogram<double> _produceDuration;
     private readonly Histogram<long> _batchSize;
+    private readonly Histogram<double> _transactionDuration;
 
     private long _connectionsOpened;
     private long _connectionsActive;
@@ -103,6 +105,8 @@ internal sealed class IngestMetrics
         _ackDuration = meter.CreateHistogram("ingest.message.ack.duration", "s", "From reading a message to sending the ack that covers it, as the gateway sees it", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _produceDuration = meter.CreateHistogram("ingest.kafka.produce.duration", "s", "From the producer taking a message off the channel to Kafka's last delivery report for its records", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _batchSize = meter.CreateHistogram("ingest.kafka.batch.size", "{record}", "Records handed to librdkafka in one pass of the producer (one Kafka batch span)", tags: null, new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets });
+        meter.CreateObservableCounter("ingest.transactions", _transactions.Measure, "{transaction}", "Kafka transactions of the transactional delivery mode (one per producer batch), by outcome: committed, or aborted (its messages answered with delivery_failed)");
+        _transactionDuration = meter.CreateHistogram("ingest.transaction.duration", "s", "From beginning a Kafka transaction to the end of its commit or abort (transactional delivery mode)", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         Meter = meter;
     }
 
@@ -159,6 +163,16 @@ internal sealed class IngestMetrics
 
     /// <summary>One pass of the producer handed <paramref name="records"/> records to librdkafka.</summary>
     public void BatchProduced(long records) => _batchSize.Record(records);
+
+    /// <summary>A transaction ended <paramref name="elapsed"/> after it began: committed, or aborted.</summary>
+    public void TransactionEnded(bool committed, TimeSpan elapsed)
+    {
+        _transactions.Add(committed ? 0 : 1);
+        _transactionDuration.Record(elapsed.TotalSeconds);
+    }
+
+    /// <summary>Transactions committed and aborted so far.</summary>
+    public (long Committed, long Aborted) Transactions => (_transactions[0], _transactions[1]);
 
     public void AckSent() => Interlocked.Increment(ref _acksSent);
 

@@ -66,15 +66,15 @@ internal sealed class BatchTrace
         Resolved(failed: false);
     }
 
-    /// <summary>Any thread: a record of the batch was resolved by Kafka.</summary>
-    public void Resolved(bool failed)
+    /// <summary>Any thread: <paramref name="records"/> records of the batch were resolved by Kafka (a transaction resolves a message's at once).</summary>
+    public void Resolved(bool failed, int records = 1)
     {
         if (failed)
         {
-            Interlocked.Increment(ref _failed);
+            Interlocked.Add(ref _failed, records);
         }
 
-        if (Interlocked.Decrement(ref _pending) != 0)
+        if (Interlocked.Add(ref _pending, -records) != 0)
         {
             return;
         }

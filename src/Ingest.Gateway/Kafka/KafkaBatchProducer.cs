@@ -40,6 +40,12 @@ internal sealed partial class KafkaBatchProducer(
     /// <summary>Well under <c>linger.ms</c> (5 by default), so it adds next to nothing to latency.</summary>
     private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>How long one call of a commit or an abort waits before the shutdown budget is looked at again.</summary>
+    private static readonly TimeSpan CommitSlice = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The least time between two attempts of a commit or an abort that failed at once.</summary>
+    private static readonly TimeSpan RetryBackoff = TimeSpan.FromMilliseconds(20);
+
     /// <summary>How long one poll waits for room while librdkafka's queue is full.</summary>
     private static readonly TimeSpan QueueFullPoll = TimeSpan.FromMilliseconds(50);
 
@@ -50,16 +56,60 @@ internal sealed partial class KafkaBatchProducer(
     private long _abandoned; // events failed because the shutdown budget ran out before librdkafka had room
     private readonly FailureLog _deadLetterFailures = new(time);
 
+    // The transactional mode (Ingest:Kafka:Delivery=Transactional): the producer thread's own state.
+    private readonly bool _transactional = options.Value.Kafka.Delivery == KafkaDelivery.Transactional;
+    private readonly List<PipelineItem> _transaction = new(MaxBatch); // the messages of the open transaction
+    private Action<DeliveryReport<byte[], byte[]>>? _transactionReport; // one handler for every record: no closure per message
+    private Error? _produceFailure; // why a record of the open transaction could not even be queued: it must abort
+    private Error? _fatal; // once set, messages are answered delivery_failed without being produced
+    private long _uncommittedEvents; // events of the open transaction
+    private long _inDoubtEvents; // events of transactions whose commit did not end (a fatal error, the shutdown budget): never answered
+    private readonly FailureLog _aborts = new(time);
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _producer = new ProducerBuilder<byte[], byte[]>(configs.Producer())
+        var config = configs.Producer();
+        _producer = new ProducerBuilder<byte[], byte[]>(config)
             .SetErrorHandler(OnError)
             .SetLogHandler(OnLog)
             .SetStatisticsHandler((_, json) => statistics.Received(json))
             .Build();
+        if (_transactional)
+        {
+            InitTransactions(_producer, config.TransactionalId);
+            _transactionReport = OnTransactionalReport;
+            Log.TransactionalProducerStarted(logger, _producer.Name, config.TransactionalId);
+        }
+        else
+        {
+            Log.ProducerStarted(logger, _producer.Name);
+        }
+
         new Thread(Run) { IsBackground = true, Name = "kafka-producer" }.Start();
-        Log.ProducerStarted(logger, _producer.Name);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Registers the transactional id with its coordinator, which fences any older producer of the
+    /// same id and aborts its open transaction. Kafka must answer within
+    /// <c>Ingest:Kafka:TransactionInitTimeoutMs</c>, or the gateway does not start.
+    /// </summary>
+    private void InitTransactions(IProducer<byte[], byte[]> producer, string transactionalId)
+    {
+        var timeout = TimeSpan.FromMilliseconds(options.Value.Kafka.TransactionInitTimeoutMs);
+        try
+        {
+            producer.InitTransactions(timeout);
+        }
+        catch (KafkaException e)
+        {
+            Log.TransactionsUnavailable(logger, transactionalId, timeout.TotalMilliseconds, e.Error.Code, e.Error.Reason);
+            producer.Dispose();
+            _stopped.TrySetResult(); // no thread will run: a StopAsync has nothing to wait for
+            throw new KafkaStartupException(
+                $"Kafka transactions could not start for transactional id '{transactionalId}' within Ingest:Kafka:TransactionInitTimeoutMs ({timeout.TotalMilliseconds} ms): {e.Error.Code}: {e.Error.Reason}",
+                e);
+        }
     }
 
     /// <summary>
@@ -85,16 +135,30 @@ internal sealed partial class KafkaBatchProducer(
                 var taken = 0;
                 var records = 0L;
                 BatchTrace? batch = null;
+                var began = 0L;
                 while (taken < MaxBatch && reader.TryRead(out var item))
                 {
                     item.TakenAt = time.GetTimestamp();
                     if (taken == 0)
                     {
                         batch = BatchTrace.TryStart();
+                        began = item.TakenAt;
+                        if (_transactional)
+                        {
+                            BeginTransaction(producer);
+                        }
                     }
 
                     batch?.Add(item);
-                    Produce(producer, item, message);
+                    if (_transactional)
+                    {
+                        ProduceInTransaction(producer, item, message);
+                    }
+                    else
+                    {
+                        Produce(producer, item, message);
+                    }
+
                     records += item.RecordCount;
                     taken++;
                 }
@@ -103,6 +167,12 @@ internal sealed partial class KafkaBatchProducer(
                 if (taken > 0)
                 {
                     metrics.BatchProduced(records);
+                    if (_transactional)
+                    {
+                        // The thread waits for the commit: meanwhile the channel fills, and once it
+                        // is full the connections stop reading their sockets.
+                        EndTransaction(producer, began);
+                    }
                 }
 
                 if (taken < CoalesceBelow && _coalesce)
@@ -113,8 +183,18 @@ internal sealed partial class KafkaBatchProducer(
                 }
             }
 
-            producer.Flush(shutdown.Remaining);
-            var undelivered = Interlocked.Read(ref _inFlight) + Interlocked.Read(ref _abandoned);
+            var undelivered = 0L;
+            if (_transactional)
+            {
+                // Every transaction ended in its pass (or was left when the budget ran out).
+                undelivered = _inDoubtEvents + _uncommittedEvents + Interlocked.Read(ref _abandoned);
+            }
+            else
+            {
+                producer.Flush(shutdown.Remaining);
+                undelivered = Interlocked.Read(ref _inFlight) + Interlocked.Read(ref _abandoned);
+            }
+
             if (undelivered > 0)
             {
                 Log.EventsNotDelivered(logger, undelivered, shutdown.Total.TotalMilliseconds);
@@ -224,6 +304,281 @@ internal sealed partial class KafkaBatchProducer(
         }
     }
 
+    private void BeginTransaction(IProducer<byte[], byte[]> producer)
+    {
+        _transaction.Clear();
+        _produceFailure = null;
+        if (_fatal is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            producer.BeginTransaction();
+        }
+        catch (KafkaException e)
+        {
+            // Only a fatal error leaves the producer unable to begin (the previous transaction always ended).
+            Fatal(e.Error);
+        }
+    }
+
+    /// <summary>
+    /// Queues the item's records in the open transaction. Their delivery reports only note the first
+    /// error: the item is answered once the transaction commits or aborts (<see cref="EndTransaction"/>).
+    /// </summary>
+    private void ProduceInTransaction(IProducer<byte[], byte[]> producer, PipelineItem item, Message<byte[], byte[]> message)
+    {
+        _transaction.Add(item);
+        _uncommittedEvents += item.Kind == PipelineItemKind.Events ? item.RecordCount : 0;
+        if (_fatal is not null || _produceFailure is not null)
+        {
+            return; // the transaction aborts anyway (or cannot go on): the item is answered with it
+        }
+
+        var topic = records.TopicOf(item);
+        message.Headers = records.HeadersOf(item);
+        if (item.Kind == PipelineItemKind.DeadLetter)
+        {
+            message.Key = null!;
+            message.Value = item.Payload;
+            ProduceTransactional(producer, topic, message);
+            return;
+        }
+
+        foreach (var record in item.Events)
+        {
+            message.Key = record.Key;
+            message.Value = record.Value;
+            if (!ProduceTransactional(producer, topic, message))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>False when the record could not be queued: the transaction must abort, so that the message's other records are not committed without it.</summary>
+    private bool ProduceTransactional(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(topic, message, _transactionReport);
+                return true;
+            }
+            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
+            {
+                // librdkafka's queue is full: the open transaction's records are being written; wait for room.
+                producer.Poll(QueueFullPoll);
+            }
+            catch (ProduceException<byte[], byte[]> e)
+            {
+                _produceFailure = e.Error;
+                if (e.Error.IsFatal)
+                {
+                    Fatal(e.Error);
+                }
+
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A record's report changes nothing: a failed record makes the transaction abortable, which its
+    /// commit reports with the cause, and a commit succeeds only once every record is written.
+    /// </summary>
+    private static void OnTransactionalReport(DeliveryReport<byte[], byte[]> report)
+    {
+    }
+
+    /// <summary>
+    /// Commits the open transaction and answers its messages (acks); or aborts it and answers them
+    /// with <c>delivery_failed</c> (none of their records is committed). A fatal error (this
+    /// producer was fenced by another with its transactional id) stops the gateway; a commit it
+    /// interrupted is in doubt, and its messages are left unanswered, as in a crash.
+    /// </summary>
+    private void EndTransaction(IProducer<byte[], byte[]> producer, long began)
+    {
+        if (_fatal is { } fatal)
+        {
+            // Nothing of this pass was produced, or the transaction cannot commit.
+            Answer(fatal, began, counted: false);
+            return;
+        }
+
+        var failure = _produceFailure;
+        if (failure is null)
+        {
+            switch (Commit(producer, out failure))
+            {
+                case TransactionEnd.Committed:
+                    Answer(null, began, counted: true);
+                    return;
+                case TransactionEnd.InDoubt:
+                    // Never answered: the connections close 1011 after a final ack without them,
+                    // and their clients send them again.
+                    _inDoubtEvents += _uncommittedEvents;
+                    _uncommittedEvents = 0;
+                    _transaction.Clear();
+                    return;
+            }
+        }
+
+        Abort(producer);
+        if (_aborts.Take() is { } aborts)
+        {
+            Log.TransactionsAborted(logger, aborts, _transaction.Count, failure!.Code, failure.Reason);
+        }
+
+        Answer(failure, began, counted: true);
+    }
+
+    private enum TransactionEnd
+    {
+        Committed,
+        MustAbort,
+        InDoubt,
+    }
+
+    private TransactionEnd Commit(IProducer<byte[], byte[]> producer, out Error? failure)
+    {
+        failure = null;
+        while (true)
+        {
+            var attempt = time.GetTimestamp();
+            try
+            {
+                // A slice at a time, so that a shutdown whose budget runs out is noticed while
+                // Kafka is away; a commit that timed out resumes where it was.
+                producer.CommitTransaction(CommitSlice);
+                return TransactionEnd.Committed;
+            }
+            catch (KafkaTxnRequiresAbortException e)
+            {
+                // A record failed for good (its delivery timeout, a non-retriable error), or the
+                // coordinator aborted the transaction (it outlived transaction.timeout.ms). The
+                // error says which (the records' own reports say only "purged" for most of them).
+                failure = e.Error;
+                return TransactionEnd.MustAbort;
+            }
+            catch (KafkaRetriableException) when (!shutdown.Final.IsCancellationRequested)
+            {
+                if (time.GetElapsedTime(attempt) < RetryBackoff)
+                {
+                    Thread.Sleep(RetryBackoff);
+                }
+            }
+            catch (KafkaException e) when (e.Error.IsFatal)
+            {
+                Fatal(e.Error);
+                return TransactionEnd.InDoubt;
+            }
+            catch (KafkaException e)
+            {
+                // The shutdown budget ran out while the commit waited for Kafka (or librdkafka
+                // refused the commit in a state it should not be in): whether it happened is unknown.
+                Log.CommitUnfinished(logger, _transaction.Count, e.Error.Code, e.Error.Reason);
+                return TransactionEnd.InDoubt;
+            }
+        }
+    }
+
+    /// <summary>Aborts the open transaction; its records are never committed, whatever happens here.</summary>
+    private void Abort(IProducer<byte[], byte[]> producer)
+    {
+        while (true)
+        {
+            var attempt = time.GetTimestamp();
+            try
+            {
+                producer.AbortTransaction(CommitSlice);
+                return;
+            }
+            catch (KafkaRetriableException) when (!shutdown.Final.IsCancellationRequested)
+            {
+                if (time.GetElapsedTime(attempt) < RetryBackoff)
+                {
+                    Thread.Sleep(RetryBackoff);
+                }
+            }
+            catch (KafkaException e)
+            {
+                if (e.Error.IsFatal)
+                {
+                    Fatal(e.Error);
+                }
+
+                // Left open, it is aborted by its coordinator at transaction.timeout.ms, or when the
+                // next producer of the transactional id starts; it never commits.
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Answers every message of the transaction: acked (committed, <paramref name="failure"/> null),
+    /// or <c>delivery_failed</c>. <paramref name="counted"/>: a transaction was attempted (not after a fatal error).
+    /// </summary>
+    private void Answer(Error? failure, long began, bool counted)
+    {
+        var failed = failure is not null;
+        var reason = failure is null ? null : $"{failure.Code}: {failure.Reason}";
+        if (failed && shutdown.HasBegun)
+        {
+            // Read from clients and not delivered before the exit: counted in the shutdown's error line.
+            Interlocked.Add(ref _abandoned, _uncommittedEvents);
+        }
+
+        foreach (var item in _transaction)
+        {
+            if (item.Kind == PipelineItemKind.DeadLetter)
+            {
+                metrics.DeadLetterWritten(failed);
+                if (failed && _deadLetterFailures.Take() is { } count)
+                {
+                    Log.DeadLettersFailing(logger, count, failure!.Code, failure.Reason);
+                }
+            }
+            else if (failed)
+            {
+                metrics.DeliveryFailed();
+            }
+            else
+            {
+                metrics.EventsDelivered(item.RecordCount);
+            }
+
+            (item.Batch as BatchTrace)?.Resolved(failed, item.RecordCount);
+            if (item.CompleteAll(reason))
+            {
+                metrics.MessageProduced(time.GetElapsedTime(item.TakenAt));
+            }
+        }
+
+        _uncommittedEvents = 0;
+        _transaction.Clear();
+        if (counted)
+        {
+            metrics.TransactionEnded(committed: !failed, time.GetElapsedTime(began));
+        }
+    }
+
+    private void Fatal(Error error)
+    {
+        if (_fatal is not null)
+        {
+            return;
+        }
+
+        _fatal = error;
+        Log.TransactionsFatal(logger, error.Code, error.Reason);
+        Environment.ExitCode = 1;
+        lifetime.StopApplication();
+    }
+
     private void OnError(IProducer<byte[], byte[]> producer, Error error)
     {
         if (error.IsFatal)
@@ -261,6 +616,21 @@ internal sealed partial class KafkaBatchProducer(
 
         [LoggerMessage(EventIds.ProducerStarted, LogLevel.Information, "Kafka producer {ProducerName} started (idempotent, acks=all)")]
         public static partial void ProducerStarted(ILogger logger, string producerName);
+
+        [LoggerMessage(EventIds.TransactionalProducerStarted, LogLevel.Information, "Kafka producer {ProducerName} started (transactional, transactional.id {TransactionalId}, acks=all)")]
+        public static partial void TransactionalProducerStarted(ILogger logger, string producerName, string transactionalId);
+
+        [LoggerMessage(EventIds.TransactionsUnavailable, LogLevel.Critical, "InitTransactions for transactional.id {TransactionalId} did not succeed within {TimeoutMs} ms ({Code}: {Reason}); the gateway does not start")]
+        public static partial void TransactionsUnavailable(ILogger logger, string transactionalId, double timeoutMs, ErrorCode code, string reason);
+
+        [LoggerMessage(EventIds.TransactionAborted, LogLevel.Warning, "{Count} Kafka transactions aborted (the last: {Messages} messages, {Code}: {Reason}); their messages were answered with delivery_failed, and none of their records is committed")]
+        public static partial void TransactionsAborted(ILogger logger, long count, int messages, ErrorCode code, string reason);
+
+        [LoggerMessage(EventIds.TransactionsFatal, LogLevel.Critical, "Fatal Kafka transaction error {Code}: {Reason} (another producer with this transactional.id fenced this one, or the producer cannot go on); stopping the gateway")]
+        public static partial void TransactionsFatal(ILogger logger, ErrorCode code, string reason);
+
+        [LoggerMessage(EventIds.CommitUnfinished, LogLevel.Error, "The commit of a Kafka transaction of {Messages} messages did not end ({Code}: {Reason}; the shutdown budget ran out, or the producer is in an unexpected state); the messages are in doubt and were not acked")]
+        public static partial void CommitUnfinished(ILogger logger, int messages, ErrorCode code, string reason);
 
         [LoggerMessage(EventIds.ProducerStopped, LogLevel.Information, "Kafka producer drained and stopped")]
         public static partial void ProducerStopped(ILogger logger);

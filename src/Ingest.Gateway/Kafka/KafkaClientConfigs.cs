@@ -54,8 +54,24 @@ internal sealed class KafkaClientConfigs(IOptions<IngestOptions> options, KafkaE
         // The guarantees of the wire contract; configuration cannot weaken them.
         config.EnableIdempotence = true;
         config.Acks = Acks.All;
+        if (kafka.Delivery == KafkaDelivery.Transactional)
+        {
+            config.TransactionalId = TransactionalIdOf(kafka);
+            // librdkafka requires message.timeout.ms <= transaction.timeout.ms: a transaction may stay
+            // open as long as its records may be retried (broker transaction.max.timeout.ms, 15 min by
+            // default, must allow it). socket.timeout.ms follows (100 ms less) unless configured.
+            config.TransactionTimeoutMs = kafka.DeliveryTimeoutMs;
+        }
+
         return config;
     }
+
+    /// <summary>
+    /// <c>Ingest:Kafka:TransactionalId</c>, or <c>ingest-gateway-</c> and the host name: the same for
+    /// every restart of one instance, so that a new process fences the old one.
+    /// </summary>
+    internal static string TransactionalIdOf(KafkaOptions kafka) =>
+        string.IsNullOrWhiteSpace(kafka.TransactionalId) ? $"ingest-gateway-{Environment.MachineName}" : kafka.TransactionalId;
 
     /// <summary>The <c>/stream</c> consumer: low latency, read from the end, never committing.</summary>
     internal static ConsumerConfig ForStreamConsumer(IngestOptions options, string bootstrapServers)

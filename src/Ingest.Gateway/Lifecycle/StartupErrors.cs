@@ -6,12 +6,14 @@ namespace Ingest.Gateway.Lifecycle;
 
 /// <summary>
 /// Start-up failures the gateway explains in plain lines instead of a stack trace, recognised by
-/// their type: configuration (exit code 2, naming the key) and a librdkafka that cannot load (3).
+/// their type: configuration (exit code 2, naming the key), a librdkafka that cannot load (3), and
+/// Kafka refusing what start-up needs, such as the transactional mode's transactional id (4).
 /// </summary>
 internal static class StartupErrors
 {
     public const int ConfigurationExitCode = 2;
     public const int NativeLibraryExitCode = 3;
+    public const int KafkaExitCode = 4;
 
     /// <summary>The lines to print and the exit code, when <paramref name="exception"/> (or what it wraps) is one of them.</summary>
     public static bool TryDescribe(Exception exception, out IReadOnlyList<string> lines, out int exitCode)
@@ -34,6 +36,10 @@ internal static class StartupErrors
                     found.Add(native.Message);
                     exitCode = exitCode == 0 ? NativeLibraryExitCode : exitCode;
                     break;
+                case Kafka.KafkaStartupException kafka:
+                    found.Add(kafka.Message);
+                    exitCode = exitCode == 0 ? KafkaExitCode : exitCode;
+                    break;
             }
         }
 
@@ -54,7 +60,7 @@ internal static class StartupErrors
                     pending.Push(inner);
                 }
             }
-            else if (e.InnerException is { } inner && e is not OptionsValidationException and not ConfigurationException and not LibrdkafkaLoadException)
+            else if (e.InnerException is { } inner && e is not OptionsValidationException and not ConfigurationException and not LibrdkafkaLoadException and not Kafka.KafkaStartupException)
             {
                 pending.Push(inner);
             }

@@ -133,6 +133,32 @@ internal sealed class PipelineItem
             return false;
         }
 
+        Resolve();
+        return true;
+    }
+
+    /// <summary>
+    /// Resolves every record at once, as a Kafka transaction does (its commit or its abort):
+    /// <paramref name="error"/> is null when all were written. True when this call resolved the item.
+    /// </summary>
+    public bool CompleteAll(string? error)
+    {
+        if (error is not null)
+        {
+            Interlocked.CompareExchange(ref _firstError, error, null);
+        }
+
+        if (Interlocked.Exchange(ref _remaining, 0) <= 0)
+        {
+            return false;
+        }
+
+        Resolve();
+        return true;
+    }
+
+    private void Resolve()
+    {
         Lease.Release();
 
         if (_firstError is { } failure && Kind == PipelineItemKind.Events)
@@ -143,8 +169,6 @@ internal sealed class PipelineItem
         {
             Target.OnDelivered(this);
         }
-
-        return true;
     }
 }
 

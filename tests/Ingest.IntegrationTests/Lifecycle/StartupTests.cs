@@ -16,6 +16,10 @@ public sealed class StartupTests
         { "Ingest:Kafka:Topic", "not a topic!", "Ingest:Kafka:Topic" },
         { "Ingest:Kafka:Client:bootstrap.servers", "broker:9092", "Ingest:Kafka:Client:bootstrap.servers" },
         { "Ingest:Kafka:Producer:acks", "1", "Ingest:Kafka:Producer:acks" },
+        // The delivery mode: an unknown mode, an id Kafka would not take, a transactional id set by hand.
+        { "Ingest:Kafka:Delivery", "ExactlyOnce", "Ingest:Kafka:Delivery" },
+        { "Ingest:Kafka:TransactionalId", "not an id!", "Ingest:Kafka:TransactionalId" },
+        { "Ingest:Kafka:Producer:transactional.id", "mine", "Ingest:Kafka:Producer:transactional.id" },
         // Read while the host is built: the shutdown budget sets the host's timeout.
         { "Ingest:Shutdown:TimeoutMs", "later", "Ingest:Shutdown:TimeoutMs" },
         // Limits that cannot fit the process's file descriptor limit (at most 1,048,576 on Linux).

@@ -49,6 +49,9 @@ public sealed class OptionsValidationTests
         { "Stream.HeartbeatMs=3600001", "Ingest:Stream:HeartbeatMs" },
         { "Stream.MaxSubscribers=0", "Ingest:Stream:MaxSubscribers" },
         { "Stream.StallTimeoutMs=999", "Ingest:Stream:StallTimeoutMs" },
+        { "Kafka.TransactionalId=has space", "Ingest:Kafka:TransactionalId" },
+        { "Kafka.TransactionalId=" + new string('t', 250), "Ingest:Kafka:TransactionalId" },
+        { "Kafka.TransactionInitTimeoutMs=999", "Ingest:Kafka:TransactionInitTimeoutMs" },
     };
 
     [Fact]
@@ -116,6 +119,8 @@ public sealed class OptionsValidationTests
     [InlineData("Stream.HeartbeatMs=100")]
     [InlineData("Stream.MaxSubscribers=1")]
     [InlineData("Stream.StallTimeoutMs=1000")]
+    [InlineData("Kafka.TransactionalId=ingest-gateway-0.eu_1")]
+    [InlineData("Kafka.TransactionInitTimeoutMs=1000")]
     public void Validate_BoundaryValue_Succeeds(string setting)
     {
         var result = new IngestOptionsValidator().Validate(null, With(setting));
@@ -146,6 +151,23 @@ public sealed class OptionsValidationTests
         Assert.True(result.Failed);
         var line = ConfigurationErrors.Describe(Assert.Single(result.Failures!));
         Assert.StartsWith($"Ingest:Kafka:Producer:{property} cannot be set", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Producer", "transactional.id")]
+    [InlineData("Producer", "transaction.timeout.ms")]
+    [InlineData("Client", "transactional.id")]
+    public void CrossValidate_TransactionalPropertySetByHand_FailsNamingTheKeyAndTheSetting(string section, string property)
+    {
+        var options = new IngestOptions();
+        (section == "Client" ? options.Kafka.Client : options.Kafka.Producer)[property] = "x";
+
+        var result = new IngestOptionsCrossValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        var line = ConfigurationErrors.Describe(Assert.Single(result.Failures!));
+        Assert.StartsWith($"Ingest:Kafka:{section}:{property} cannot be set", line, StringComparison.Ordinal);
+        Assert.Contains("Ingest:Kafka:Delivery=Transactional", line, StringComparison.Ordinal);
     }
 
     [Fact]

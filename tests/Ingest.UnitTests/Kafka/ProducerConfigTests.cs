@@ -194,4 +194,70 @@ public sealed class ProducerConfigTests
         using var producer = new ProducerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
         Assert.NotNull(producer.Name);
     }
+
+    [Fact]
+    public void ForProducer_Idempotent_IsTheDefault_AndHasNoTransactionalId()
+    {
+        var options = new IngestOptions();
+
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
+
+        Assert.Equal(KafkaDelivery.Idempotent, options.Kafka.Delivery);
+        Assert.Null(config.TransactionalId);
+        Assert.Null(config.TransactionTimeoutMs);
+    }
+
+    [Fact]
+    public void ForProducer_Transactional_DefaultId_IsStableForTheHost_TransactionTimeoutIsTheDeliveryTimeout()
+    {
+        var options = new IngestOptions();
+        options.Kafka.Delivery = KafkaDelivery.Transactional;
+        options.Kafka.DeliveryTimeoutMs = 45_000;
+
+        var config = KafkaClientConfigs.ForProducer(options, Bootstrap);
+
+        Assert.Equal($"ingest-gateway-{Environment.MachineName}", config.TransactionalId);
+        Assert.Equal(config.TransactionalId, KafkaClientConfigs.ForProducer(options, Bootstrap).TransactionalId);
+        // librdkafka refuses message.timeout.ms above transaction.timeout.ms.
+        Assert.Equal(45_000, config.TransactionTimeoutMs);
+        Assert.Equal(45_000, config.MessageTimeoutMs);
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData(" ")]
+    public void ForProducer_Transactional_NoIdConfigured_UsesTheHostDerivedOne(string? configured)
+    {
+        var options = new IngestOptions();
+        options.Kafka.Delivery = KafkaDelivery.Transactional;
+        options.Kafka.TransactionalId = configured;
+
+        Assert.Equal($"ingest-gateway-{Environment.MachineName}", KafkaClientConfigs.ForProducer(options, Bootstrap).TransactionalId);
+    }
+
+    [Fact]
+    public void ForProducer_Transactional_ConfiguredId_IsUsed()
+    {
+        var options = new IngestOptions();
+        options.Kafka.Delivery = KafkaDelivery.Transactional;
+        options.Kafka.TransactionalId = "gateway-7";
+
+        Assert.Equal("gateway-7", KafkaClientConfigs.ForProducer(options, Bootstrap).TransactionalId);
+    }
+
+    [Fact]
+    public void ForProducer_Transactional_ProducerBuilds_WithTheDeliveryTimeoutBelowLibrdkafkasTransactionDefault()
+    {
+        // message.timeout.ms (the delivery timeout) above transaction.timeout.ms makes librdkafka refuse the configuration.
+        var options = new IngestOptions();
+        options.Kafka.Delivery = KafkaDelivery.Transactional;
+        options.Kafka.DeliveryTimeoutMs = 120_000;
+
+        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClientConfigs.ForProducer(options, "127.0.0.1:1")).SetLogHandler((_, _) => { }).Build();
+
+        Assert.NotNull(producer.Name);
+    }
 }
