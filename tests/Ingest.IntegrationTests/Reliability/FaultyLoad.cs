@@ -39,5 +39,21 @@ internal static class FaultyLoad
         await load;
     }
 
+    /// <summary>The fault of the broker-down tests: broker 1 down for <paramref name="outage"/>, then up; returns <c>/readyz</c>'s status at the end of the outage.</summary>
+    public static async Task<System.Net.HttpStatusCode> BrokerOutageAsync(Ingest.Kafka.Embedded.EmbeddedKafkaCluster cluster, TestGateway gateway, TimeSpan outage)
+    {
+        cluster.SetBrokerDown(1);
+        try
+        {
+            await Task.Delay(outage, TestContext.Current.CancellationToken);
+            using var readyz = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken);
+            return readyz.StatusCode;
+        }
+        finally
+        {
+            cluster.SetBrokerUp(1);
+        }
+    }
+
     public static string Event(string clientId, int n) => $"{{\"msg\":\"{clientId} {n}\",\"clientId\":\"{clientId}\",\"timestamp\":{n}}}";
 }

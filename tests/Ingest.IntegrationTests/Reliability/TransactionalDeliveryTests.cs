@@ -75,18 +75,12 @@ public sealed class TransactionalDeliveryTests
         const int clients = 8, eventsPerClient = 1_000;
         using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
         await using var gateway = await TestGateway.StartAsync(Transactional("tx-broker-down"), cluster);
-        HttpResponseMessage? readyz = null;
+        var readyz = HttpStatusCode.OK;
 
-        await FaultyLoad.RunAsync(gateway.WebSocketUri, clients, eventsPerClient, async () =>
-        {
-            cluster.SetBrokerDown(1);
-            // The fault: five seconds without the broker (the producer's and the coordinator's) while the clients keep sending.
-            await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-            readyz = await gateway.Http.GetAsync(new Uri("/readyz", UriKind.Relative), TestContext.Current.CancellationToken);
-            cluster.SetBrokerUp(1);
-        });
+        // The fault: five seconds without the broker while the clients keep sending.
+        await FaultyLoad.RunAsync(gateway.WebSocketUri, clients, eventsPerClient, async () => readyz = await FaultyLoad.BrokerOutageAsync(cluster, gateway, TimeSpan.FromSeconds(5)));
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz!.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz);
         var records = TopicReader.ReadAll(cluster.BootstrapServers, gateway.Topic, clients * eventsPerClient);
         Assert.Equal(clients * eventsPerClient, records.Select(r => r.Text).Distinct().Count());
         Assert.Equal(clients * eventsPerClient, records.Count);
