@@ -218,7 +218,7 @@ public sealed class BadInputTests
         await using var gateway = await TestGateway.StartAsync();
         var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
         await client.SendAndWaitAckAsync(Valid);
-        // Half a message, then the TCP connection is dropped without a close frame.
+        // Then the TCP connection is reset without a close frame.
         await using (client)
         {
             client.Abort();
