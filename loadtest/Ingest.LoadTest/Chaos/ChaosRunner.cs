@@ -738,7 +738,9 @@ internal static class ChaosRunner
             var checks = new List<GuaranteeCheck>
             {
                 new("every acked event is in Kafka", t.MissingAcked == 0, $"{t.MissingAcked:N0} of {t.Acked:N0} acked events missing"),
-                new("every record of the run between the watermarks was read (none dropped by the mock's retention)", t.Unread == 0 && audit.Partitions.All(p => !p.RetentionDropped), $"{t.RunRecords:N0} read of {t.WatermarkRecords:N0} by watermarks"),
+                // Retention may drop what was read already (a long run passes the mock's 5 MiB per
+                // partition): only records it dropped before they were read are lost to the count.
+                new("every record of the run between the watermarks was read (none dropped by the mock's retention before it was read)", t.Unread == 0, $"{t.RunRecords:N0} read of {t.WatermarkRecords:N0} by watermarks"),
                 new("clients that resend lose nothing: every event sent was acked in the end", t.Unresolved == 0 && t.Rejected == 0 && t.Sent == t.Acked, $"sent {t.Sent:N0}, acked {t.Acked:N0}, rejected and not acked {t.Rejected:N0}, unresolved {t.Unresolved:N0}"),
                 new("every duplicate is explained (resent by its client, or a producer retry stored twice by the mock during a broker fault)", unexplained == 0, $"{t.Duplicates:N0} duplicates: {t.DuplicatesOfResent:N0} of resent events, {t.DuplicatesOfSentOnce:N0} of events sent once; {unexplained:N0} unexplained ({timedCopies:N0} copies placed in time)"),
             };

@@ -41,7 +41,9 @@ public static class AuditText
 
         foreach (var partition in result.Partitions.Where(p => p.RetentionDropped))
         {
-            lines.Add($"  partition {partition.Partition}: the low watermark passed the run's start: the broker's retention dropped records");
+            lines.Add(partition.Unread == 0
+                ? $"  partition {partition.Partition}: the low watermark passed the run's start: the broker's retention dropped records of the run after they were read"
+                : $"  partition {partition.Partition}: the low watermark passed the run's start: the broker's retention dropped records of the run, {partition.Unread:N0} of them before they were read");
         }
 
         return lines;

@@ -177,6 +177,18 @@ public sealed class DeliveryReconciliationTests
     }
 
     [Fact]
+    public void RetentionPastTheStart_AfterEveryRecordWasRead_PassesTheAudit_AndTheSummarySaysTheyWereRead()
+    {
+        // A long run passes the mock's 5 MiB per partition: the oldest records go after they were read.
+        var result = DeliveryReconciliation.Reconcile("r", "t", [], new Dictionary<string, LandedEvents>(), [Partition(0, 100, 200, 100, other: 0, low: 150)]);
+
+        Assert.True(result.Passed);
+        Assert.Equal(0, result.Totals.Unread);
+        Assert.True(result.Partitions[0].RetentionDropped);
+        Assert.Contains(AuditText.Summary(result), line => line.Contains("partition 0", StringComparison.Ordinal) && line.Contains("after they were read", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void AuditFile_RoundTrips_AndTotalsCompare()
     {
         var ledger = new ClientLedger(7, "client-7");
