@@ -1,3 +1,6 @@
+using Confluent.Kafka;
+using Ingest.Kafka;
+using Ingest.Kafka.Embedded;
 using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.Reliability;
@@ -40,7 +43,7 @@ internal static class FaultyLoad
     }
 
     /// <summary>The fault of the broker-down tests: broker 1 down for <paramref name="outage"/>, then up; returns <c>/readyz</c>'s status at the end of the outage.</summary>
-    public static async Task<System.Net.HttpStatusCode> BrokerOutageAsync(Ingest.Kafka.Embedded.EmbeddedKafkaCluster cluster, TestGateway gateway, TimeSpan outage)
+    public static async Task<System.Net.HttpStatusCode> BrokerOutageAsync(EmbeddedKafkaCluster cluster, TestGateway gateway, TimeSpan outage)
     {
         cluster.SetBrokerDown(1);
         try
@@ -52,6 +55,27 @@ internal static class FaultyLoad
         finally
         {
             cluster.SetBrokerUp(1);
+        }
+    }
+
+    /// <summary>
+    /// The fault of the produce-error tests: the next six produce requests fail with retriable errors
+    /// (the mock answers them in order), and every partition's leader moves to another of the three brokers.
+    /// </summary>
+    public static void ProduceErrorsAndLeaderMoves(EmbeddedKafkaCluster cluster, TestGateway gateway)
+    {
+        const short produce = 0;
+        cluster.PushRequestErrors(
+            produce,
+            ErrorCode.NotLeaderForPartition,
+            ErrorCode.RequestTimedOut,
+            ErrorCode.NotEnoughReplicas,
+            ErrorCode.NotEnoughReplicasAfterAppend,
+            ErrorCode.NotLeaderForPartition,
+            ErrorCode.RequestTimedOut);
+        foreach (var partition in TopicWatermarks.GetPartitions(cluster.BootstrapServers, gateway.Topic, TimeSpan.FromSeconds(10)))
+        {
+            cluster.SetPartitionLeader(gateway.Topic, partition, brokerId: (partition % 3) + 1);
         }
     }
 

@@ -1,4 +1,3 @@
-using Confluent.Kafka;
 using Ingest.Kafka;
 using Ingest.Kafka.Embedded;
 using Ingest.Testing;
@@ -22,8 +21,6 @@ namespace Ingest.IntegrationTests.Reliability;
 /// </remarks>
 public sealed class ProduceFaultTests
 {
-    private const short Produce = 0;
-
     [Fact]
     public async Task InjectedProduceErrors_AndLeaderMoves_MidLoad_EveryEventAcked_LandsExactlyOnce()
     {
@@ -34,20 +31,7 @@ public sealed class ProduceFaultTests
             cluster);
         await FaultyLoad.RunAsync(gateway.WebSocketUri, clients, eventsPerClient, () =>
         {
-            // The faults: the next six produce requests fail with retriable errors, and every partition's leader moves.
-            cluster.PushRequestErrors(
-                Produce,
-                ErrorCode.NotLeaderForPartition,
-                ErrorCode.RequestTimedOut,
-                ErrorCode.NotEnoughReplicas,
-                ErrorCode.NotEnoughReplicasAfterAppend,
-                ErrorCode.NotLeaderForPartition,
-                ErrorCode.RequestTimedOut);
-            foreach (var partition in TopicWatermarks.GetPartitions(cluster.BootstrapServers, gateway.Topic, TimeSpan.FromSeconds(10)))
-            {
-                cluster.SetPartitionLeader(gateway.Topic, partition, brokerId: (partition % 3) + 1);
-            }
-
+            FaultyLoad.ProduceErrorsAndLeaderMoves(cluster, gateway);
             return Task.CompletedTask;
         });
 

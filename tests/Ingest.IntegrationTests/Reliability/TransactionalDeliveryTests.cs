@@ -96,20 +96,7 @@ public sealed class TransactionalDeliveryTests
 
         await FaultyLoad.RunAsync(gateway.WebSocketUri, clients, eventsPerClient, () =>
         {
-            // The faults: the next six produce requests fail with retriable errors, and every partition's leader moves.
-            cluster.PushRequestErrors(
-                Produce,
-                ErrorCode.NotLeaderForPartition,
-                ErrorCode.RequestTimedOut,
-                ErrorCode.NotEnoughReplicas,
-                ErrorCode.NotEnoughReplicasAfterAppend,
-                ErrorCode.NotLeaderForPartition,
-                ErrorCode.RequestTimedOut);
-            foreach (var partition in TopicWatermarks.GetPartitions(cluster.BootstrapServers, gateway.Topic, TimeSpan.FromSeconds(10)))
-            {
-                cluster.SetPartitionLeader(gateway.Topic, partition, brokerId: (partition % 3) + 1);
-            }
-
+            FaultyLoad.ProduceErrorsAndLeaderMoves(cluster, gateway);
             return Task.CompletedTask;
         });
 
