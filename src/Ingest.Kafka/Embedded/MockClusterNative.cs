@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 using Ingest.Kafka.Native;
 
@@ -7,7 +6,7 @@ namespace Ingest.Kafka.Embedded;
 /// <summary>
 /// P/Invoke declarations for the parts of librdkafka's mock cluster API (<c>rdkafka_mock.h</c>)
 /// that <see cref="EmbeddedKafkaCluster"/> uses. The library name resolves to the very file that
-/// Confluent.Kafka loaded (<see cref="LibrdkafkaLibrary"/>), never through the runtime's own
+/// Confluent.Kafka loaded (<see cref="LibrdkafkaLibrary"/>, registered by <see cref="LibrdkafkaImports"/>), never through the runtime's own
 /// probing, which would try the package's default <c>librdkafka.so</c> and, where that loads, map a
 /// second copy next to Confluent.Kafka's fallback.
 /// </summary>
@@ -18,10 +17,7 @@ internal static partial class MockClusterNative
     public const int ProducerType = 0; // RD_KAFKA_PRODUCER
 
     // An explicit static constructor runs before the first call of any method below.
-    static MockClusterNative() => NativeLibrary.SetDllImportResolver(typeof(MockClusterNative).Assembly, Resolve);
-
-    private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
-        libraryName == Library ? LibrdkafkaLibrary.Loaded.Handle : 0;
+    static MockClusterNative() => LibrdkafkaImports.EnsureResolver();
 
     [LibraryImport(Library, EntryPoint = "rd_kafka_version_str")]
     public static partial nint VersionString();
