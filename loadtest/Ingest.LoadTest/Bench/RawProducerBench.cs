@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Ingest.Kafka;
+using Ingest.Kafka.Native;
 using Ingest.LoadTest.Engine;
 
 namespace Ingest.LoadTest.Bench;
@@ -20,8 +21,11 @@ internal sealed class RawProducerBench : IDisposable
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly IProducer<byte[], byte[]> _producer;
+    private readonly ProducerConfig _config;
     private readonly byte[][] _keys;
     private readonly int _clients;
+    private readonly DeliveryCounter _nativeDeliveries = new();
+    private NativeProducer? _native;
 
     public RawProducerBench(string bootstrapServers, int clients)
     {
@@ -29,6 +33,7 @@ internal sealed class RawProducerBench : IDisposable
         config.BatchSize = 1_048_576;
         config.QueueBufferingMaxKbytes = 65_536;
         config.DeliveryReportFields = "status";
+        _config = config;
         // stdout carries the results; librdkafka's own lines go to stderr.
         _producer = new ProducerBuilder<byte[], byte[]>(config)
             .SetLogHandler((_, m) => Console.Error.WriteLine($"librdkafka {m.Level}: {m.Facility} {m.Message}"))
@@ -55,6 +60,7 @@ internal sealed class RawProducerBench : IDisposable
                 ?? throw new InvalidOperationException($"Not a command: {line}");
             var result = command.Kind switch
             {
+                RawProducerCommand.Run when command.Client == RawProducerCommand.Native => JsonSerializer.Serialize(bench.RunNative(command.Topic, command.Events, command.Shape), Json),
                 RawProducerCommand.Run => JsonSerializer.Serialize(bench.Run(command.Topic, command.Events, command.Shape), Json),
                 RawProducerCommand.Paced => JsonSerializer.Serialize(bench.Paced(command.Topic, command.Rate, command.Seconds, command.Shape), Json),
                 _ => throw new InvalidOperationException($"Unknown command '{command.Kind}'."),
@@ -106,6 +112,36 @@ internal sealed class RawProducerBench : IDisposable
         var elapsed = Stopwatch.GetElapsedTime(started);
         var cpu = ProcessProbe.CpuTime(Environment.ProcessId) - cpu0;
         return new RawRunResult(shape.Name, events, Interlocked.Read(ref delivered), Interlocked.Read(ref failed), elapsed.TotalSeconds, cpu.TotalSeconds);
+    }
+
+    /// <summary>
+    /// As <see cref="Run"/>, through the project's own librdkafka producer (<see cref="NativeProducer"/>,
+    /// one <c>rd_kafka_produceva</c> per record and no managed object per record) instead of
+    /// Confluent.Kafka's <c>Produce</c>; the same settings, records and measurement.
+    /// </summary>
+    public RawRunResult RunNative(string topic, int events, string shapeName)
+    {
+        var shape = RecordShape.Create(shapeName, _clients);
+        var values = Values(events);
+        _native ??= new NativeProducer(_config, _nativeDeliveries);
+        var delivered0 = _nativeDeliveries.Delivered;
+        var failed0 = _nativeDeliveries.Failed;
+        var cpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < events; i++)
+        {
+            var client = i % _clients;
+            var headers = shape.HeadersFor(client);
+            while (_native.Produce(topic, _keys[client], values[i], headers, 0) == ErrorCode.Local_QueueFull)
+            {
+                _native.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
+
+        _native.Flush(TimeSpan.FromMinutes(2));
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var cpu = ProcessProbe.CpuTime(Environment.ProcessId) - cpu0;
+        return new RawRunResult(shape.Name + "-native", events, _nativeDeliveries.Delivered - delivered0, _nativeDeliveries.Failed - failed0, elapsed.TotalSeconds, cpu.TotalSeconds);
     }
 
     /// <summary>
@@ -166,7 +202,11 @@ internal sealed class RawProducerBench : IDisposable
         return new RawPacedResult(shape.Name, rate, events, Interlocked.Read(ref delivered), Interlocked.Read(ref failed), elapsed.TotalSeconds, cpu.TotalSeconds, latency.Summarize(), lag.Summarize());
     }
 
-    public void Dispose() => _producer.Dispose();
+    public void Dispose()
+    {
+        _producer.Dispose();
+        _native?.Dispose();
+    }
 
     /// <summary>
     /// The events of one run: client i % clients sends its (i / clients)-th event, as <c>TestEvents</c>
@@ -206,13 +246,50 @@ internal sealed class RawProducerBench : IDisposable
 }
 
 /// <summary>A command to the <c>raw-producer</c> process, one JSON line.</summary>
-internal sealed record RawProducerCommand(string Kind, string Topic, string Shape, int Events = 0, int Rate = 0, int Seconds = 0)
+internal sealed record RawProducerCommand(string Kind, string Topic, string Shape, int Events = 0, int Rate = 0, int Seconds = 0, string Client = RawProducerCommand.Confluent)
 {
+    /// <summary>Through Confluent.Kafka's <c>Produce</c> (the default).</summary>
+    public const string Confluent = "confluent";
+
+    /// <summary>Through the project's own <see cref="NativeProducer"/>.</summary>
+    public const string Native = "native";
+
     /// <summary>As fast as possible: <see cref="Events"/> events.</summary>
     public const string Run = "run";
 
     /// <summary>At <see cref="Rate"/> events/s for <see cref="Seconds"/> seconds.</summary>
     public const string Paced = "paced";
+}
+
+/// <summary>Counts the native producer's delivery reports (on its poll thread).</summary>
+internal sealed class DeliveryCounter : INativeProducerEvents
+{
+    private long _delivered;
+    private long _failed;
+
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    public long Failed => Interlocked.Read(ref _failed);
+
+    public void OnDelivery(nint opaque, ErrorCode error)
+    {
+        if (error == ErrorCode.NoError)
+        {
+            Interlocked.Increment(ref _delivered);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failed);
+        }
+    }
+
+    public void OnError(Error error) => Console.Error.WriteLine($"librdkafka error: {error}");
+
+    public void OnLog(int level, string facility, string message) => Console.Error.WriteLine($"librdkafka {level}: {facility} {message}");
+
+    public void OnStatistics(string json)
+    {
+    }
 }
 
 /// <summary>One run of the raw producer, measured in its own process.</summary>

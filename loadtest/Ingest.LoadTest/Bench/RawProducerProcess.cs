@@ -41,8 +41,8 @@ internal sealed class RawProducerProcess : IAsyncDisposable
     }
 
     /// <summary><paramref name="events"/> events of <paramref name="shape"/> to <paramref name="topic"/>, as fast as possible.</summary>
-    public Task<RawRunResult> RunAsync(string topic, int events, string shape, CancellationToken cancellationToken) =>
-        SendAsync<RawRunResult>(new RawProducerCommand(RawProducerCommand.Run, topic, shape, Events: events), cancellationToken);
+    public Task<RawRunResult> RunAsync(string topic, int events, string shape, CancellationToken cancellationToken, string client = RawProducerCommand.Confluent) =>
+        SendAsync<RawRunResult>(new RawProducerCommand(RawProducerCommand.Run, topic, shape, Events: events, Client: client), cancellationToken);
 
     /// <summary><paramref name="rate"/> events/s of <paramref name="shape"/> to <paramref name="topic"/> for <paramref name="seconds"/> s, on a fixed schedule.</summary>
     public Task<RawPacedResult> PacedAsync(string topic, int rate, int seconds, string shape, CancellationToken cancellationToken) =>
