@@ -1,16 +1,19 @@
+using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Lifecycle;
 using Ingest.Gateway.Pipeline;
+using Ingest.Kafka.Native;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.Kafka;
 
 /// <summary>
 /// The one Kafka producer of the gateway: drains <see cref="EventChannel"/> in batches into
-/// Confluent.Kafka on its own thread, and turns delivery reports into each item's outcome (and the
-/// delivery and dead-letter counts). Idempotence and <c>acks=all</c> are forced by
+/// librdkafka on its own thread (<see cref="NativeProducer"/>: one <c>rd_kafka_produceva</c> per
+/// record, no managed object per record), and turns delivery reports into each item's outcome (and
+/// the delivery and dead-letter counts). Idempotence and <c>acks=all</c> are forced by
 /// <see cref="KafkaClientConfigs"/>, whatever the configuration says.
 /// </summary>
 /// <remarks>
@@ -18,6 +21,7 @@ namespace Ingest.Gateway.Kafka;
 /// flushes at shutdown within the <see cref="ShutdownBudget"/>, and disposes the handle itself, so
 /// that no other thread can destroy it while it is in use.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The producer thread owns the handle and disposes it when it ends (see remarks).")]
 internal sealed partial class KafkaBatchProducer(
     EventChannel channel,
     KafkaClientConfigs configs,
@@ -29,7 +33,7 @@ internal sealed partial class KafkaBatchProducer(
     ShutdownBudget shutdown,
     IOptions<IngestOptions> options,
     IHostApplicationLifetime lifetime,
-    ILogger<KafkaBatchProducer> logger) : IHostedService
+    ILogger<KafkaBatchProducer> logger) : IHostedService, INativeProducerEvents
 {
     /// <summary>Records taken from the channel before looking at it again; bounds one pass of the loop.</summary>
     private const int MaxBatch = 1024;
@@ -49,9 +53,11 @@ internal sealed partial class KafkaBatchProducer(
     /// <summary>How long one poll waits for room while librdkafka's queue is full.</summary>
     private static readonly TimeSpan QueueFullPoll = TimeSpan.FromMilliseconds(50);
 
+    private static readonly Error NoError = new(ErrorCode.NoError);
+
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _coalesce = options.Value.Kafka.LingerMs > 0; // linger.ms=0 asks for every message at once
-    private IProducer<byte[], byte[]>? _producer;
+    private NativeProducer? _producer;
     private long _inFlight; // records produced and not yet reported
     private long _abandoned; // events failed because the shutdown budget ran out before librdkafka had room
     private readonly FailureLog _deadLetterFailures = new(time);
@@ -59,7 +65,6 @@ internal sealed partial class KafkaBatchProducer(
     // The transactional mode (Ingest:Kafka:Delivery=Transactional): the producer thread's own state.
     private readonly bool _transactional = options.Value.Kafka.Delivery == KafkaDelivery.Transactional;
     private readonly List<PipelineItem> _transaction = new(MaxBatch); // the messages of the open transaction
-    private Action<DeliveryReport<byte[], byte[]>>? _transactionReport; // one handler for every record: no closure per message
     private Error? _produceFailure; // why a record of the open transaction could not even be queued: it must abort
     private Error? _fatal; // once set, messages are answered delivery_failed without being produced
     private long _uncommittedEvents; // events of the open transaction
@@ -69,15 +74,10 @@ internal sealed partial class KafkaBatchProducer(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var config = configs.Producer();
-        _producer = new ProducerBuilder<byte[], byte[]>(config)
-            .SetErrorHandler(OnError)
-            .SetLogHandler(OnLog)
-            .SetStatisticsHandler((_, json) => statistics.Received(json))
-            .Build();
+        _producer = new NativeProducer(config, this);
         if (_transactional)
         {
             InitTransactions(_producer, config.TransactionalId);
-            _transactionReport = OnTransactionalReport;
             Log.TransactionalProducerStarted(logger, _producer.Name, config.TransactionalId);
         }
         else
@@ -94,7 +94,7 @@ internal sealed partial class KafkaBatchProducer(
     /// same id and aborts its open transaction. Kafka must answer within
     /// <c>Ingest:Kafka:TransactionInitTimeoutMs</c>, or the gateway does not start.
     /// </summary>
-    private void InitTransactions(IProducer<byte[], byte[]> producer, string transactionalId)
+    private void InitTransactions(NativeProducer producer, string transactionalId)
     {
         var timeout = TimeSpan.FromMilliseconds(options.Value.Kafka.TransactionInitTimeoutMs);
         try
@@ -129,7 +129,6 @@ internal sealed partial class KafkaBatchProducer(
         try
         {
             var reader = channel.Reader;
-            var message = new Message<byte[], byte[]>();
             while (WaitToRead(reader))
             {
                 var taken = 0;
@@ -152,11 +151,11 @@ internal sealed partial class KafkaBatchProducer(
                     batch?.Add(item);
                     if (_transactional)
                     {
-                        ProduceInTransaction(producer, item, message);
+                        ProduceInTransaction(producer, item);
                     }
                     else
                     {
-                        Produce(producer, item, message);
+                        Produce(producer, item);
                     }
 
                     records += item.RecordCount;
@@ -191,7 +190,7 @@ internal sealed partial class KafkaBatchProducer(
             }
             else
             {
-                producer.Flush(shutdown.Remaining);
+                _ = producer.Flush(shutdown.Remaining);
                 undelivered = Interlocked.Read(ref _inFlight) + Interlocked.Read(ref _abandoned);
             }
 
@@ -223,59 +222,77 @@ internal sealed partial class KafkaBatchProducer(
         return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
-    private void Produce(IProducer<byte[], byte[]> producer, PipelineItem item, Message<byte[], byte[]> message)
+    /// <summary>
+    /// Queues the item's records. Their delivery reports find the item through one
+    /// <see cref="GCHandle"/> (the records' opaque), freed with the last report.
+    /// </summary>
+    private void Produce(NativeProducer producer, PipelineItem item)
     {
-        // One Message object is reused: Produce copies key, value and headers into librdkafka.
         var topic = records.TopicOf(item);
-        message.Headers = records.HeadersOf(item);
-        void OnReport(DeliveryReport<byte[], byte[]> report) => Delivered(item, report.Error);
-        Action<DeliveryReport<byte[], byte[]>> handler = OnReport;
+        var headers = records.HeadersOf(item);
+        var handle = GCHandle.ToIntPtr(GCHandle.Alloc(item));
+        item.DeliveryHandle = handle;
         if (item.Kind == PipelineItemKind.DeadLetter)
         {
-            message.Key = null!;
-            message.Value = item.Payload;
-            ProduceOne(producer, item, topic, message, handler);
+            ProduceOne(producer, item, topic, default, item.Payload, headers, handle);
             return;
         }
 
         foreach (var record in item.Events)
         {
-            message.Key = record.Key;
-            message.Value = record.Value;
-            ProduceOne(producer, item, topic, message, handler);
+            ProduceOne(producer, item, topic, record.Key, record.Value, headers, handle);
         }
     }
 
-    private void ProduceOne(IProducer<byte[], byte[]> producer, PipelineItem item, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> handler)
+    private void ProduceOne(NativeProducer producer, PipelineItem item, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers headers, nint handle)
     {
         while (true)
         {
-            try
+            Interlocked.Increment(ref _inFlight);
+            var error = producer.Produce(topic, key, value, headers, handle);
+            if (error == ErrorCode.NoError)
             {
-                Interlocked.Increment(ref _inFlight);
-                producer.Produce(topic, message, handler);
                 return;
             }
-            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
+
+            if (error == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
             {
-                // librdkafka's queue is full: serve delivery reports until there is room. The channel
+                // librdkafka's queue is full: wait for delivery reports to make room. The channel
                 // fills meanwhile, and the connections stop reading their sockets.
                 Interlocked.Decrement(ref _inFlight);
                 producer.Poll(QueueFullPoll);
+                continue;
             }
-            catch (ProduceException<byte[], byte[]> e)
-            {
-                // Kept in flight until Delivered counts it out: a failure is an outcome too.
-                if (e.Error.Code == ErrorCode.Local_QueueFull && item.Kind == PipelineItemKind.Events)
-                {
-                    Interlocked.Increment(ref _abandoned);
-                }
 
-                Delivered(item, e.Error);
-                return;
+            // Kept in flight until Delivered counts it out: a failure is an outcome too.
+            if (error == ErrorCode.Local_QueueFull && item.Kind == PipelineItemKind.Events)
+            {
+                Interlocked.Increment(ref _abandoned);
             }
+
+            Delivered(item, new Error(error));
+            return;
         }
     }
+
+    /// <summary>A record's delivery report, on librdkafka's poll thread (or a flush).</summary>
+    void INativeProducerEvents.OnDelivery(nint opaque, ErrorCode error)
+    {
+        if (opaque == 0)
+        {
+            // A transactional record: its report changes nothing. A failed record makes the
+            // transaction abortable, which its commit reports with the cause, and a commit succeeds
+            // only once every record is written.
+            return;
+        }
+
+        var item = (PipelineItem)GCHandle.FromIntPtr(opaque).Target!;
+        Delivered(item, error == ErrorCode.NoError ? NoError : new Error(error));
+    }
+
+    void INativeProducerEvents.OnError(Error error) => OnError(error);
+
+    void INativeProducerEvents.OnStatistics(string json) => statistics.Received(json);
 
     private void Delivered(PipelineItem item, Error error)
     {
@@ -300,11 +317,12 @@ internal sealed partial class KafkaBatchProducer(
         (item.Batch as BatchTrace)?.Resolved(error.IsError);
         if (item.Complete(error.IsError ? $"{error.Code}: {error.Reason}" : null))
         {
+            GCHandle.FromIntPtr(item.DeliveryHandle).Free();
             metrics.MessageProduced(time.GetElapsedTime(item.TakenAt));
         }
     }
 
-    private void BeginTransaction(IProducer<byte[], byte[]> producer)
+    private void BeginTransaction(NativeProducer producer)
     {
         _transaction.Clear();
         _produceFailure = null;
@@ -328,7 +346,7 @@ internal sealed partial class KafkaBatchProducer(
     /// Queues the item's records in the open transaction. Their delivery reports only note the first
     /// error: the item is answered once the transaction commits or aborts (<see cref="EndTransaction"/>).
     /// </summary>
-    private void ProduceInTransaction(IProducer<byte[], byte[]> producer, PipelineItem item, Message<byte[], byte[]> message)
+    private void ProduceInTransaction(NativeProducer producer, PipelineItem item)
     {
         _transaction.Add(item);
         _uncommittedEvents += item.Kind == PipelineItemKind.Events ? item.RecordCount : 0;
@@ -338,20 +356,16 @@ internal sealed partial class KafkaBatchProducer(
         }
 
         var topic = records.TopicOf(item);
-        message.Headers = records.HeadersOf(item);
+        var headers = records.HeadersOf(item);
         if (item.Kind == PipelineItemKind.DeadLetter)
         {
-            message.Key = null!;
-            message.Value = item.Payload;
-            ProduceTransactional(producer, topic, message);
+            ProduceTransactional(producer, topic, default, item.Payload, headers);
             return;
         }
 
         foreach (var record in item.Events)
         {
-            message.Key = record.Key;
-            message.Value = record.Value;
-            if (!ProduceTransactional(producer, topic, message))
+            if (!ProduceTransactional(producer, topic, record.Key, record.Value, headers))
             {
                 return;
             }
@@ -359,39 +373,33 @@ internal sealed partial class KafkaBatchProducer(
     }
 
     /// <summary>False when the record could not be queued: the transaction must abort, so that the message's other records are not committed without it.</summary>
-    private bool ProduceTransactional(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message)
+    private bool ProduceTransactional(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers headers)
     {
         while (true)
         {
-            try
+            // Opaque 0: the record's report changes nothing (OnDelivery).
+            var error = producer.Produce(topic, key, value, headers, 0);
+            if (error == ErrorCode.NoError)
             {
-                producer.Produce(topic, message, _transactionReport);
                 return true;
             }
-            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
+
+            if (error == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
             {
                 // librdkafka's queue is full: the open transaction's records are being written; wait for room.
                 producer.Poll(QueueFullPoll);
+                continue;
             }
-            catch (ProduceException<byte[], byte[]> e)
+
+            var failure = error == ErrorCode.Local_Fatal && producer.FatalError() is { } fatal ? fatal : new Error(error);
+            _produceFailure = failure;
+            if (failure.IsFatal)
             {
-                _produceFailure = e.Error;
-                if (e.Error.IsFatal)
-                {
-                    Fatal(e.Error);
-                }
-
-                return false;
+                Fatal(failure);
             }
-        }
-    }
 
-    /// <summary>
-    /// A record's report changes nothing: a failed record makes the transaction abortable, which its
-    /// commit reports with the cause, and a commit succeeds only once every record is written.
-    /// </summary>
-    private static void OnTransactionalReport(DeliveryReport<byte[], byte[]> report)
-    {
+            return false;
+        }
     }
 
     /// <summary>
@@ -400,7 +408,7 @@ internal sealed partial class KafkaBatchProducer(
     /// producer was fenced by another with its transactional id) stops the gateway; a commit it
     /// interrupted is in doubt, and its messages are left unanswered, as in a crash.
     /// </summary>
-    private void EndTransaction(IProducer<byte[], byte[]> producer, long began)
+    private void EndTransaction(NativeProducer producer, long began)
     {
         if (_fatal is { } fatal)
         {
@@ -443,7 +451,7 @@ internal sealed partial class KafkaBatchProducer(
         InDoubt,
     }
 
-    private TransactionEnd Commit(IProducer<byte[], byte[]> producer, out Error? failure)
+    private TransactionEnd Commit(NativeProducer producer, out Error? failure)
     {
         failure = null;
         while (true)
@@ -487,7 +495,7 @@ internal sealed partial class KafkaBatchProducer(
     }
 
     /// <summary>Aborts the open transaction; its records are never committed, whatever happens here.</summary>
-    private void Abort(IProducer<byte[], byte[]> producer)
+    private void Abort(NativeProducer producer)
     {
         while (true)
         {
@@ -579,7 +587,7 @@ internal sealed partial class KafkaBatchProducer(
         lifetime.StopApplication();
     }
 
-    private void OnError(IProducer<byte[], byte[]> producer, Error error)
+    private void OnError(Error error)
     {
         if (error.IsFatal)
         {
@@ -597,16 +605,17 @@ internal sealed partial class KafkaBatchProducer(
         Log.ProducerError(logger, error.Code, error.Reason);
     }
 
-    private void OnLog(IProducer<byte[], byte[]> producer, LogMessage message)
+    /// <summary>A line of librdkafka's log (syslog levels), on any of its threads.</summary>
+    void INativeProducerEvents.OnLog(int level, string facility, string message)
     {
-        var level = message.Level switch
+        var logLevel = (SyslogLevel)level switch
         {
             SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical or SyslogLevel.Error => LogLevel.Error,
             SyslogLevel.Warning => LogLevel.Warning,
             SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
             _ => LogLevel.Debug,
         };
-        Log.Librdkafka(logger, level, message.Facility, message.Message);
+        Log.Librdkafka(logger, logLevel, facility, message);
     }
 
     private static partial class Log

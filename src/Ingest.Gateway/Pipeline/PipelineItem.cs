@@ -102,6 +102,9 @@ internal sealed class PipelineItem
     /// <summary>The Kafka batch activity the item's records belong to, while tracing listens; the producer's only.</summary>
     public object? Batch { get; set; }
 
+    /// <summary>The producer's handle of this item while its records are in flight (their delivery reports' opaque value); the producer's only.</summary>
+    public nint DeliveryHandle { get; set; }
+
     public static PipelineItem ForEvents(IDeliveryTarget target, ItemSource source, long sequence, long receivedAtMs, EventRecord[] events, MemoryLease lease = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(events.Length);
