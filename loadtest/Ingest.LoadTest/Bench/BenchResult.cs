@@ -164,7 +164,7 @@ internal sealed record GatewayMeasure(
         : string.Create(CultureInfo.InvariantCulture, $"sent {Sent:N0}, acked {Acked:N0}, errored {Errored:N0}, landed {Landed:N0}");
 }
 
-/// <summary>One round: (a) raw without headers, (b) raw with the gateway's record shape, (c) gateway.</summary>
+/// <summary>One round: (a) raw without headers, (b) the gateway's producer alone with the gateway's record shape, (c) gateway.</summary>
 internal sealed record BenchRound(int Number, RawMeasure Raw, RawMeasure RawShaped, GatewayMeasure Gateway)
 {
     /// <summary>Gateway CPU per event over (a)'s: the median round is chosen by this.</summary>

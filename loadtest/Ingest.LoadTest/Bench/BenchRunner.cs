@@ -9,9 +9,9 @@ namespace Ingest.LoadTest.Bench;
 
 /// <summary>
 /// The <c>bench</c> command. On one embedded broker (hosted by this process, 8 partitions) it
-/// measures, in rounds that alternate, (a) the raw producer writing key and value only, (b) the raw
-/// producer writing the gateway's record (its three headers), both in a process of their own
-/// (<see cref="RawProducerProcess"/>), and (c) the gateway (a process of its own) end to end; then
+/// measures, in rounds that alternate, (a) a raw Confluent.Kafka producer writing key and value only,
+/// (b) the gateway's own producer (<c>NativeProducer</c>) alone writing the gateway's record (its
+/// three headers), both in a process of their own (<see cref="RawProducerProcess"/>), and (c) the gateway (a process of its own) end to end; then
 /// the latency of the raw producer and of the gateway at one fixed moderate rate; then the first
 /// events of a freshly started gateway (cold start); then the gateway's resident memory per idle
 /// connection. CPU per event is always one process's own: the raw producer's, or the gateway's.
@@ -74,10 +74,8 @@ internal static class BenchRunner
             // up during the measured run).
             var warmEvents = Math.Max(1, options.Events / 4);
             await log.WriteLineAsync($"warm-up: raw producer pid {rawProducer.ProcessId} ({warmEvents:N0} events in each shape), gateway pid {gateway.ProcessId} at {gateway.WebSocketUri} ({options.Connections} x {perClient:N0} events)...").ConfigureAwait(false);
-            foreach (var shape in RecordShape.Names)
-            {
-                await rawProducer.RunAsync(topics.RawWarm, warmEvents, shape, cancellationToken).ConfigureAwait(false);
-            }
+            await rawProducer.RunAsync(topics.RawWarm, warmEvents, RecordShape.None, cancellationToken).ConfigureAwait(false);
+            await rawProducer.RunAsync(topics.RawWarm, warmEvents, RecordShape.Gateway, cancellationToken, RawProducerCommand.Native).ConfigureAwait(false);
 
             await LoadDriver.RunAsync(gateway.WebSocketUri, options.Connections, clientOptions, new LoadStats(),
                 LoadDriver.AsFastAsAcked(runId + "w", perClient, options.Batch), TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
@@ -90,8 +88,8 @@ internal static class BenchRunner
                 var of = $"round {round}/{options.Rounds}";
                 await log.WriteLineAsync($"{of}: (a) raw producer, no headers, {options.Events:N0} events...").ConfigureAwait(false);
                 var raw = await MeasureRawAsync(rawProducer, bootstrap, topics.RawNone, options.Events, RecordShape.None, cancellationToken).ConfigureAwait(false);
-                await log.WriteLineAsync($"{of}: (b) raw producer, the gateway's record shape, {options.Events:N0} events...").ConfigureAwait(false);
-                var shaped = await MeasureRawAsync(rawProducer, bootstrap, topics.RawGateway, options.Events, RecordShape.Gateway, cancellationToken).ConfigureAwait(false);
+                await log.WriteLineAsync($"{of}: (b) the gateway's producer alone, the gateway's record shape, {options.Events:N0} events...").ConfigureAwait(false);
+                var shaped = await MeasureRawAsync(rawProducer, bootstrap, topics.RawGateway, options.Events, RecordShape.Gateway, cancellationToken, RawProducerCommand.Native).ConfigureAwait(false);
                 await log.WriteLineAsync($"{of}: (c) gateway, {options.Connections} connections x {perClient:N0} events, window {options.Window}...").ConfigureAwait(false);
                 var full = await MeasureGatewayAsync(gateway, bootstrap, topics.Gateway, options.Connections, clientOptions,
                     LoadDriver.AsFastAsAcked($"{runId}r{round}", perClient, options.Batch), readStats: true, cancellationToken).ConfigureAwait(false);
@@ -152,11 +150,11 @@ internal static class BenchRunner
     }
 
     /// <summary>One run of the raw producer process; the harness's CPU meanwhile is the broker's.</summary>
-    private static async Task<RawMeasure> MeasureRawAsync(RawProducerProcess producer, string bootstrap, string topic, int events, string shape, CancellationToken cancellationToken)
+    private static async Task<RawMeasure> MeasureRawAsync(RawProducerProcess producer, string bootstrap, string topic, int events, string shape, CancellationToken cancellationToken, string client = RawProducerCommand.Confluent)
     {
         var landed0 = TopicWatermarks.CountAppended(bootstrap, topic, WatermarkTimeout);
         var brokerCpu0 = ProcessProbe.CpuTime(Environment.ProcessId);
-        var run = await producer.RunAsync(topic, events, shape, cancellationToken).ConfigureAwait(false);
+        var run = await producer.RunAsync(topic, events, shape, cancellationToken, client).ConfigureAwait(false);
         var brokerCpu = ProcessProbe.CpuTime(Environment.ProcessId) - brokerCpu0;
         var landed = TopicWatermarks.CountAppended(bootstrap, topic, WatermarkTimeout) - landed0;
         return new RawMeasure(shape, run.Produced, run.Delivered, run.Failed, landed, run.Seconds, run.CpuSeconds, brokerCpu.TotalSeconds);

@@ -20,7 +20,7 @@ public sealed class BenchReportTests
         Assert.Equal(["", "events", "events/s", "events/s vs (a)", "CPU us/event", "CPU vs (a)"], first.Columns);
         Assert.Equal(4, first.Rows.Count);
         Assert.StartsWith("(a) raw producer, key + value, no headers", first.Rows[0][0], StringComparison.Ordinal);
-        Assert.StartsWith("(b) raw producer, the gateway's record", first.Rows[1][0], StringComparison.Ordinal);
+        Assert.StartsWith("(b) the gateway's producer alone", first.Rows[1][0], StringComparison.Ordinal);
         Assert.StartsWith("(c) gateway warm", first.Rows[2][0], StringComparison.Ordinal);
         Assert.StartsWith("gateway cold: first 200,000 events", first.Rows[3][0], StringComparison.Ordinal);
         // (a) 4 us and 200,000/s; (b) 5 us; (c) 10 us at 100,000/s; cold 16 us from the load, 20 from process start.
