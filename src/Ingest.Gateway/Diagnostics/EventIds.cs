@@ -12,6 +12,7 @@ internal static class EventIds
     public const int LimitsApplied = 7;
     public const int MemoryTrimmed = 8;
     public const int KafkaProperties = 9; // at Debug, secret values masked
+    public const int SocketScheduling = 10;
 
     public const int ConnectionOpened = 100;
     public const int ConnectionClosed = 101;

@@ -21,6 +21,7 @@ internal sealed partial class StartupChecks(
         var limits = services.GetRequiredService<ConnectionLimits>();
         var memory = options.Value.Memory;
         Log.Limits(logger, limits.Total, limits.WebSockets, limits.Http, limits.Descriptors, memory.MaxReassemblyBytes / (1024 * 1024), memory.MaxQueuedBytes / (1024 * 1024));
+        Log.SocketScheduling(logger, IngestGatewayExtensions.InlineSocketCompletions ? "the socket threads" : "the thread pool");
         foreach (var (oldKey, newKey) in KafkaClientConfigs.DeprecatedKeys(options.Value.Kafka))
         {
             Log.Deprecated(logger, oldKey, newKey);
@@ -59,6 +60,9 @@ internal sealed partial class StartupChecks(
 
         [LoggerMessage(EventIds.LimitsApplied, LogLevel.Information, "Connection limits: {Total} TCP connections ({WebSockets} WebSockets, {Http} other HTTP) within a limit of {Descriptors} file descriptors; client messages: {ReassemblyMiB} MiB being reassembled, {QueuedMiB} MiB on their way to Kafka")]
         public static partial void Limits(ILogger logger, int total, int webSockets, int http, long descriptors, long reassemblyMiB, long queuedMiB);
+
+        [LoggerMessage(EventIds.SocketScheduling, LogLevel.Information, "Connections run on {Threads} (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS, deploy/gateway.env)")]
+        public static partial void SocketScheduling(ILogger logger, string threads);
 
         [LoggerMessage(EventIds.KafkaProperties, LogLevel.Debug, "Kafka client properties from configuration: {Client} for every client, {Producer} for the producer, {Consumer} for the /stream consumer")]
         public static partial void KafkaProperties(ILogger logger, IReadOnlyDictionary<string, string> client, IReadOnlyDictionary<string, string> producer, IReadOnlyDictionary<string, string> consumer);
