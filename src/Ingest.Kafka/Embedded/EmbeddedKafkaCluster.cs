@@ -48,25 +48,30 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// port. Consumer groups start without the broker's usual 3 s initial rebalance delay.
     /// </summary>
     /// <exception cref="LibrdkafkaLoadException">librdkafka cannot be loaded; the message says why in one line.</exception>
-    public static EmbeddedKafkaCluster Start(int brokerCount = 1)
+    public static unsafe EmbeddedKafkaCluster Start(int brokerCount = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokerCount, 1);
         _ = LibrdkafkaLibrary.Loaded; // fails here, with the reason, rather than inside the first P/Invoke
         var errstr = new byte[512];
-        var conf = MockClusterNative.ConfNew();
-        // The hosting handle only carries the mock's logging; errors only, to stderr.
-        _ = MockClusterNative.ConfSet(conf, "log_level", "3", errstr, (nuint)errstr.Length);
-        var handle = MockClusterNative.KafkaNew(MockClusterNative.ProducerType, conf, errstr, (nuint)errstr.Length);
+        var conf = LibrdkafkaImports.ConfNew();
+        nint handle;
+        fixed (byte* error = errstr)
+        {
+            // The hosting handle only carries the mock's logging; errors only, to stderr.
+            _ = LibrdkafkaImports.ConfSet(conf, "log_level", "3", error, (nuint)errstr.Length);
+            handle = LibrdkafkaImports.KafkaNew(LibrdkafkaImports.ProducerType, conf, error, (nuint)errstr.Length);
+        }
+
         if (handle == 0)
         {
-            MockClusterNative.ConfDestroy(conf);
+            LibrdkafkaImports.ConfDestroy(conf);
             throw new InvalidOperationException($"rd_kafka_new failed: {ReadError(errstr)}");
         }
 
         var cluster = MockClusterNative.ClusterNew(handle, brokerCount);
         if (cluster == 0)
         {
-            MockClusterNative.KafkaDestroy(handle);
+            LibrdkafkaImports.KafkaDestroy(handle);
             throw new InvalidOperationException("rd_kafka_mock_cluster_new failed.");
         }
 
@@ -128,7 +133,7 @@ public sealed class EmbeddedKafkaCluster : IDisposable
 
             if (_handle != 0)
             {
-                MockClusterNative.KafkaDestroy(_handle);
+                LibrdkafkaImports.KafkaDestroy(_handle);
                 _handle = 0;
             }
         }

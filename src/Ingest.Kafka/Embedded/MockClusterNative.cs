@@ -14,28 +14,11 @@ internal static partial class MockClusterNative
 {
     private const string Library = "librdkafka";
 
-    public const int ProducerType = 0; // RD_KAFKA_PRODUCER
-
     // An explicit static constructor runs before the first call of any method below.
     static MockClusterNative() => LibrdkafkaImports.EnsureResolver();
 
     [LibraryImport(Library, EntryPoint = "rd_kafka_version_str")]
     public static partial nint VersionString();
-
-    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_new")]
-    public static partial nint ConfNew();
-
-    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_set", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int ConfSet(nint conf, string name, string value, byte[] errstr, nuint errstrSize);
-
-    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_destroy")]
-    public static partial void ConfDestroy(nint conf);
-
-    [LibraryImport(Library, EntryPoint = "rd_kafka_new")]
-    public static partial nint KafkaNew(int type, nint conf, byte[] errstr, nuint errstrSize);
-
-    [LibraryImport(Library, EntryPoint = "rd_kafka_destroy")]
-    public static partial void KafkaDestroy(nint rk);
 
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_new")]
     public static partial nint ClusterNew(nint rk, int brokerCount);
