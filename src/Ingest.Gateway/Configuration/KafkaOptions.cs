@@ -119,4 +119,12 @@ public sealed class KafkaOptions
     /// </summary>
     [Range(0, 86_400_000)]
     public int StatisticsIntervalMs { get; set; } = 5_000;
+
+    /// <summary>
+    /// Whether each event record carries where it came from: the <c>ingest-received-at</c>,
+    /// <c>ingest-connection</c> and <c>ingest-gateway</c> headers (docs/protocol.md, "What lands in
+    /// Kafka"). Defaults to true; false leaves them out, which saves librdkafka an allocation per
+    /// header and record (docs/benchmarks.md). Dead letters always carry theirs.
+    /// </summary>
+    public bool SourceHeaders { get; set; } = true;
 }

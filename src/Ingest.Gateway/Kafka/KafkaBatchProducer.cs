@@ -244,7 +244,7 @@ internal sealed partial class KafkaBatchProducer(
         }
     }
 
-    private void ProduceOne(NativeProducer producer, PipelineItem item, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers headers, nint handle)
+    private void ProduceOne(NativeProducer producer, PipelineItem item, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint handle)
     {
         while (true)
         {
@@ -373,7 +373,7 @@ internal sealed partial class KafkaBatchProducer(
     }
 
     /// <summary>False when the record could not be queued: the transaction must abort, so that the message's other records are not committed without it.</summary>
-    private bool ProduceTransactional(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers headers)
+    private bool ProduceTransactional(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers)
     {
         while (true)
         {

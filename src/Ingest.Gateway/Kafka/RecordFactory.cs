@@ -15,6 +15,7 @@ namespace Ingest.Gateway.Kafka;
 internal sealed class RecordFactory
 {
     private readonly Header _gateway;
+    private readonly bool _sourceHeaders;
     private long _receivedAtMs = -1;
     private Header? _receivedAt;
 
@@ -27,6 +28,7 @@ internal sealed class RecordFactory
             ? $"{Environment.MachineName}-{Environment.ProcessId}"
             : options.Value.InstanceId;
         _gateway = new Header(IngestHeaders.Gateway, Encoding.UTF8.GetBytes(InstanceId));
+        _sourceHeaders = kafka.SourceHeaders;
     }
 
     public string EventsTopic { get; }
@@ -39,11 +41,13 @@ internal sealed class RecordFactory
     public string TopicOf(PipelineItem item) => item.Kind == PipelineItemKind.Events ? EventsTopic : DeadLetterTopic;
 
     /// <summary>
-    /// The headers of an item's records. Events of one connection received within the same
-    /// millisecond share one <see cref="Headers"/> instance (nothing changes headers once made, and
-    /// the producer copies them into librdkafka); dead letters get their own, with the error.
+    /// The headers of an item's records (null: none). Events of one connection received within the
+    /// same millisecond share one <see cref="Headers"/> instance (nothing changes headers once made,
+    /// and the producer copies them into librdkafka); dead letters get their own, with the error.
+    /// Without <c>Ingest:Kafka:SourceHeaders</c> an event carries only its connection's
+    /// <c>traceparent</c>, while tracing records it.
     /// </summary>
-    public Headers HeadersOf(PipelineItem item)
+    public Headers? HeadersOf(PipelineItem item)
     {
         if (item.Kind == PipelineItemKind.DeadLetter)
         {
@@ -59,6 +63,11 @@ internal sealed class RecordFactory
             return deadLetter;
         }
 
+        if (!_sourceHeaders)
+        {
+            return TraceHeaders(item.Source);
+        }
+
         if (item.Source.RecordCache is SharedHeaders cached && cached.ReceivedAtMs == item.ReceivedAtMs)
         {
             return cached.Headers;
@@ -67,6 +76,25 @@ internal sealed class RecordFactory
         var headers = new Headers { ReceivedAt(item.ReceivedAtMs), new Header(IngestHeaders.Connection, item.Source.ConnectionIdUtf8), _gateway };
         AddTraceParent(headers, item.Source);
         item.Source.RecordCache = new SharedHeaders(item.ReceivedAtMs, headers);
+        return headers;
+    }
+
+    /// <summary>An event's headers without the source headers: the connection's <c>traceparent</c> alone, made once per connection, or none.</summary>
+    private static Headers? TraceHeaders(ItemSource source)
+    {
+        if (source.Trace is null)
+        {
+            return null;
+        }
+
+        if (source.RecordCache is Headers cached)
+        {
+            return cached;
+        }
+
+        var headers = new Headers();
+        AddTraceParent(headers, source);
+        source.RecordCache = headers;
         return headers;
     }
 

@@ -32,6 +32,33 @@ public sealed class IngestTests
     }
 
     [Fact]
+    public async Task SourceHeadersOff_EventsLandWithoutHeaders_DeadLettersKeepTheirs()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Kafka:SourceHeaders"] = "false" });
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        const string sent = "{\"msg\":\"no headers\",\"clientId\":\"c1\",\"timestamp\":1}";
+
+        await client.SendAndWaitAckAsync(sent);
+        await client.SendAsync("not json");
+        await client.SendAndWaitAckAsync(sent);
+
+        var records = TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 2);
+        Assert.Equal(2, records.Count);
+        Assert.All(records, record =>
+        {
+            Assert.Equal(sent, record.Text);
+            Assert.Equal("c1", record.Key);
+            Assert.Empty(record.Headers);
+        });
+        var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
+        Assert.Equal("not json", deadLetter.Text);
+        Assert.Equal(ErrorCodes.InvalidJson, deadLetter.Headers[IngestHeaders.Error]);
+        Assert.False(string.IsNullOrEmpty(deadLetter.Headers[IngestHeaders.ReceivedAt]));
+        Assert.False(string.IsNullOrEmpty(deadLetter.Headers[IngestHeaders.Connection]));
+        Assert.False(string.IsNullOrEmpty(deadLetter.Headers[IngestHeaders.Gateway]));
+    }
+
+    [Fact]
     public async Task Batch_EachElementIsItsOwnRecord_WithItsOwnBytes()
     {
         await using var gateway = await TestGateway.StartAsync();
