@@ -58,7 +58,7 @@ internal sealed partial class KafkaBatchProducer(
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _coalesce = options.Value.Kafka.LingerMs > 0; // linger.ms=0 asks for every message at once
     private NativeProducer? _producer;
-    private long _inFlight; // records produced and not yet reported
+    private long _inFlight; // records handed to ProduceOne and not yet reported
     private long _abandoned; // events failed because the shutdown budget ran out before librdkafka had room
     private readonly FailureLog _deadLetterFailures = new(time);
 
@@ -246,32 +246,38 @@ internal sealed partial class KafkaBatchProducer(
 
     private void ProduceOne(NativeProducer producer, PipelineItem item, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint handle)
     {
+        Interlocked.Increment(ref _inFlight);
+        var error = ProduceWithRoom(producer, topic, key, value, headers, handle);
+        if (error == ErrorCode.NoError)
+        {
+            return;
+        }
+
+        // Kept in flight until Delivered counts it out: a failure is an outcome too.
+        if (error == ErrorCode.Local_QueueFull && item.Kind == PipelineItemKind.Events)
+        {
+            Interlocked.Increment(ref _abandoned);
+        }
+
+        Delivered(item, new Error(error));
+    }
+
+    /// <summary>
+    /// Queues one record; while librdkafka's queue is full, waits for delivery reports to make room
+    /// (the channel fills meanwhile, and the connections stop reading their sockets), until the
+    /// shutdown's final deadline. Returns librdkafka's answer: <see cref="ErrorCode.NoError"/> when queued.
+    /// </summary>
+    private ErrorCode ProduceWithRoom(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint opaque)
+    {
         while (true)
         {
-            Interlocked.Increment(ref _inFlight);
-            var error = producer.Produce(topic, key, value, headers, handle);
-            if (error == ErrorCode.NoError)
+            var error = producer.Produce(topic, key, value, headers, opaque);
+            if (error != ErrorCode.Local_QueueFull || shutdown.Final.IsCancellationRequested)
             {
-                return;
+                return error;
             }
 
-            if (error == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
-            {
-                // librdkafka's queue is full: wait for delivery reports to make room. The channel
-                // fills meanwhile, and the connections stop reading their sockets.
-                Interlocked.Decrement(ref _inFlight);
-                producer.Poll(QueueFullPoll);
-                continue;
-            }
-
-            // Kept in flight until Delivered counts it out: a failure is an outcome too.
-            if (error == ErrorCode.Local_QueueFull && item.Kind == PipelineItemKind.Events)
-            {
-                Interlocked.Increment(ref _abandoned);
-            }
-
-            Delivered(item, new Error(error));
-            return;
+            producer.Poll(QueueFullPoll);
         }
     }
 
@@ -297,28 +303,37 @@ internal sealed partial class KafkaBatchProducer(
     private void Delivered(PipelineItem item, Error error)
     {
         Interlocked.Decrement(ref _inFlight);
-        if (item.Kind == PipelineItemKind.DeadLetter)
-        {
-            metrics.DeadLetterWritten(failed: error.IsError);
-            if (error.IsError && _deadLetterFailures.Take() is { } failed)
-            {
-                Log.DeadLettersFailing(logger, failed, error.Code, error.Reason);
-            }
-        }
-        else if (error.IsError)
-        {
-            metrics.DeliveryFailed();
-        }
-        else
-        {
-            metrics.EventsDelivered(1);
-        }
-
+        CountOutcome(item, error.IsError ? error : null, records: 1);
         (item.Batch as BatchTrace)?.Resolved(error.IsError);
         if (item.Complete(error.IsError ? $"{error.Code}: {error.Reason}" : null))
         {
             GCHandle.FromIntPtr(item.DeliveryHandle).Free();
             metrics.MessageProduced(time.GetElapsedTime(item.TakenAt));
+        }
+    }
+
+    /// <summary>
+    /// Counts the outcome of <paramref name="records"/> of the item's records (<paramref name="failure"/>
+    /// null: written): dead letters written or failed (a failure logged at most once per interval),
+    /// events delivered, or a delivery failed.
+    /// </summary>
+    private void CountOutcome(PipelineItem item, Error? failure, int records)
+    {
+        if (item.Kind == PipelineItemKind.DeadLetter)
+        {
+            metrics.DeadLetterWritten(failed: failure is not null);
+            if (failure is not null && _deadLetterFailures.Take() is { } count)
+            {
+                Log.DeadLettersFailing(logger, count, failure.Code, failure.Reason);
+            }
+        }
+        else if (failure is not null)
+        {
+            metrics.DeliveryFailed();
+        }
+        else
+        {
+            metrics.EventsDelivered(records);
         }
     }
 
@@ -375,31 +390,21 @@ internal sealed partial class KafkaBatchProducer(
     /// <summary>False when the record could not be queued: the transaction must abort, so that the message's other records are not committed without it.</summary>
     private bool ProduceTransactional(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers)
     {
-        while (true)
+        // Opaque 0: the record's report changes nothing (OnDelivery).
+        var error = ProduceWithRoom(producer, topic, key, value, headers, 0);
+        if (error == ErrorCode.NoError)
         {
-            // Opaque 0: the record's report changes nothing (OnDelivery).
-            var error = producer.Produce(topic, key, value, headers, 0);
-            if (error == ErrorCode.NoError)
-            {
-                return true;
-            }
-
-            if (error == ErrorCode.Local_QueueFull && !shutdown.Final.IsCancellationRequested)
-            {
-                // librdkafka's queue is full: the open transaction's records are being written; wait for room.
-                producer.Poll(QueueFullPoll);
-                continue;
-            }
-
-            var failure = error == ErrorCode.Local_Fatal && producer.FatalError() is { } fatal ? fatal : new Error(error);
-            _produceFailure = failure;
-            if (failure.IsFatal)
-            {
-                Fatal(failure);
-            }
-
-            return false;
+            return true;
         }
+
+        var failure = error == ErrorCode.Local_Fatal && producer.FatalError() is { } fatal ? fatal : new Error(error);
+        _produceFailure = failure;
+        if (failure.IsFatal)
+        {
+            Fatal(failure);
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -542,23 +547,7 @@ internal sealed partial class KafkaBatchProducer(
 
         foreach (var item in _transaction)
         {
-            if (item.Kind == PipelineItemKind.DeadLetter)
-            {
-                metrics.DeadLetterWritten(failed);
-                if (failed && _deadLetterFailures.Take() is { } count)
-                {
-                    Log.DeadLettersFailing(logger, count, failure!.Code, failure.Reason);
-                }
-            }
-            else if (failed)
-            {
-                metrics.DeliveryFailed();
-            }
-            else
-            {
-                metrics.EventsDelivered(item.RecordCount);
-            }
-
+            CountOutcome(item, failure, item.RecordCount);
             (item.Batch as BatchTrace)?.Resolved(failed, item.RecordCount);
             if (item.CompleteAll(reason))
             {
