@@ -74,7 +74,7 @@ public sealed unsafe class NativeProducer : IDisposable
 
                 if (ConfSet(conf, key, value, errstr, ErrorBufferSize) != ConfOk)
                 {
-                    throw new ArgumentException($"librdkafka refused {key}={value}: {Utf8(errstr)}", nameof(config));
+                    throw new ArgumentException($"librdkafka refused {key}: {Utf8(errstr)}", nameof(config)); // not the value: it may be a secret
                 }
             }
 
