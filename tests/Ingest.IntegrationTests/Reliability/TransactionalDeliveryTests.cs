@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using Confluent.Kafka;
@@ -153,25 +152,7 @@ public sealed class TransactionalDeliveryTests
             connected.Add(await TestClient.ConnectAsync(gateway.WebSocketUri));
         }
 
-        var sentByClient = new ConcurrentDictionary<int, List<string>>();
-        var load = connected.Select((client, c) => Task.Run(async () =>
-        {
-            var sent = sentByClient[c] = [];
-            for (var i = 0; !client.IsClosed; i++)
-            {
-                var e = FaultyLoad.Event($"c{c}", i);
-                try
-                {
-                    await client.SendAsync(e);
-                }
-                catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
-                {
-                    break;
-                }
-
-                sent.Add(e);
-            }
-        })).ToArray();
+        var load = SendingLoad.Start(connected, (c, i) => FaultyLoad.Event($"c{c}", i), TestContext.Current.CancellationToken);
         foreach (var client in connected)
         {
             await client.WaitForAckAsync(50);
@@ -183,7 +164,7 @@ public sealed class TransactionalDeliveryTests
             await client.WaitForCloseAsync(TimeSpan.FromSeconds(30));
         }
 
-        await Task.WhenAll(load);
+        await load.Completion;
         var eventsRead = gateway.Metrics.Snapshot(0, 0).EventsReceived;
         await gateway.DisposeAsync();
 
@@ -197,7 +178,7 @@ public sealed class TransactionalDeliveryTests
             // Closed 1001 after a final ack of everything read: nothing was left unresolved.
             Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
             Assert.Equal(ServerFrameType.Ack, client.Frames[^1].Type);
-            Assert.All(sentByClient[c].Take((int)client.AckedUpTo), e => Assert.Contains(e, landed));
+            Assert.All(load.SentBy(c).Take((int)client.AckedUpTo), e => Assert.Contains(e, landed));
             Assert.Empty(client.Errors);
             await client.DisposeAsync();
         }

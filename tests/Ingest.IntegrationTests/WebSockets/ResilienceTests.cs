@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -87,28 +86,8 @@ public sealed class ResilienceTests
             connected.Add(await TestClient.ConnectAsync(gateway.WebSocketUri));
         }
 
-        var sentByClient = new ConcurrentDictionary<int, List<string>>();
         using var stopSending = new CancellationTokenSource();
-        var load = connected.Select((client, c) => Task.Run(async () =>
-        {
-            var sent = sentByClient[c] = [];
-            for (var i = 0; !stopSending.IsCancellationRequested && !client.IsClosed; i++)
-            {
-                var e = Event($"c{c}", i);
-                try
-                {
-                    await client.SendAsync(e);
-                }
-                catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException or OperationCanceledException)
-                {
-                    // The connection is gone. OperationCanceledException too, though no token is
-                    // involved: a send still writing when a failed receive aborts the socket fails with one.
-                    break;
-                }
-
-                sent.Add(e);
-            }
-        })).ToArray();
+        var load = SendingLoad.Start(connected, (c, i) => Event($"c{c}", i), stopSending.Token);
 
         foreach (var client in connected)
         {
@@ -123,7 +102,7 @@ public sealed class ResilienceTests
 
         await stopping;
         await stopSending.CancelAsync();
-        await Task.WhenAll(load);
+        await load.Completion;
         var eventsRead = gateway.Metrics.Snapshot(0, 0).EventsReceived;
         await gateway.DisposeAsync();
 
@@ -141,7 +120,7 @@ public sealed class ResilienceTests
             Assert.Equal(ServerFrameType.Ack, frames[^1].Type);
             var acked = (int)client.AckedUpTo;
             Assert.True(acked > 0);
-            Assert.All(sentByClient[c].Take(acked), e => Assert.Contains(e, landed));
+            Assert.All(load.SentBy(c).Take(acked), e => Assert.Contains(e, landed));
             await client.DisposeAsync();
         }
 
