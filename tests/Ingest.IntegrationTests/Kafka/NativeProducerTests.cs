@@ -66,6 +66,34 @@ public sealed class NativeProducerTests
     }
 
     [Fact]
+    public void WithoutItsPollThread_ReportsComeOnlyFromTheCallersPolls_OnTheCallersThread()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        cluster.CreateTopic("native-caller", partitions: 2);
+        var events = new Recorder();
+        using var producer = new NativeProducer(KafkaClientDefaults.IdempotentProducer(cluster.BootstrapServers), events, pollThread: false);
+        for (var i = 1; i <= 20; i++)
+        {
+            Assert.Equal(ErrorCode.NoError, producer.Produce("native-caller", Encoding.UTF8.GetBytes($"key{i}"), Encoding.UTF8.GetBytes($"value {i}"), null, i));
+        }
+
+        // Every record is in Kafka, and nothing has polled: librdkafka keeps the reports for the caller.
+        Assert.Equal(20, TopicReader.ReadAll(cluster.BootstrapServers, "native-caller", 20, TimeSpan.FromSeconds(30)).Count);
+        Assert.Empty(events.Delivered);
+        Assert.True(producer.QueueLength > 0);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (producer.QueueLength > 0 && DateTime.UtcNow < deadline)
+        {
+            producer.Poll(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (nint)i), events.Delivered.Order());
+        Assert.Empty(events.Failed);
+        Assert.Equal(Environment.CurrentManagedThreadId, Assert.Single(events.DeliveryThreads.Distinct()));
+    }
+
+    [Fact]
     public void AnUnknownProperty_IsRefused_WithLibrdkafkasReason()
     {
         var config = new ProducerConfig { BootstrapServers = "127.0.0.1:9" };
@@ -178,8 +206,12 @@ public sealed class NativeProducerTests
 
         public ConcurrentQueue<(nint Opaque, ErrorCode Error)> Failed { get; } = new();
 
+        /// <summary>The managed thread of each report.</summary>
+        public ConcurrentQueue<int> DeliveryThreads { get; } = new();
+
         public void OnDelivery(nint opaque, ErrorCode error)
         {
+            DeliveryThreads.Enqueue(Environment.CurrentManagedThreadId);
             if (error == ErrorCode.NoError)
             {
                 Delivered.Enqueue(opaque);
