@@ -44,6 +44,12 @@ internal sealed partial class KafkaBatchProducer(
     /// <summary>Well under <c>linger.ms</c> (5 by default), so it adds next to nothing to latency.</summary>
     private static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>How long one wait for delivery reports lasts while records are in flight and the channel is empty.</summary>
+    private static readonly TimeSpan ReportWait = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>How long the idle thread waits for the channel before it serves librdkafka's errors and statistics.</summary>
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(100);
+
     /// <summary>How long one call of a commit or an abort waits before the shutdown budget is looked at again.</summary>
     private static readonly TimeSpan CommitSlice = TimeSpan.FromMilliseconds(500);
 
@@ -58,6 +64,7 @@ internal sealed partial class KafkaBatchProducer(
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool _coalesce = options.Value.Kafka.LingerMs > 0; // linger.ms=0 asks for every message at once
     private NativeProducer? _producer;
+    private Task<bool>? _channelWait; // the idle thread's wait for the channel, kept across its polls
     private long _inFlight; // records handed to ProduceOne and not yet reported
     private long _abandoned; // events failed because the shutdown budget ran out before librdkafka had room
     private readonly FailureLog _deadLetterFailures = new(time);
@@ -74,7 +81,7 @@ internal sealed partial class KafkaBatchProducer(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var config = configs.Producer();
-        _producer = new NativeProducer(config, this);
+        _producer = new NativeProducer(config, this, pollThread: false); // Run serves the reports
         if (_transactional)
         {
             InitTransactions(_producer, config.TransactionalId);
@@ -129,7 +136,7 @@ internal sealed partial class KafkaBatchProducer(
         try
         {
             var reader = channel.Reader;
-            while (WaitToRead(reader))
+            while (WaitForWork(producer, reader))
             {
                 var taken = 0;
                 var records = 0L;
@@ -174,11 +181,18 @@ internal sealed partial class KafkaBatchProducer(
                     }
                 }
 
+                // The delivery reports are served here, between batches, not on a thread of their own:
+                // librdkafka then frees each record on the thread that made it, which glibc's
+                // allocator does at a fraction of the cost of a free from another thread.
                 if (taken < CoalesceBelow && _coalesce)
                 {
                     // A small batch: let the next one build up for a moment (librdkafka lingers longer
-                    // anyway) instead of waking for every message.
-                    Thread.Sleep(CoalesceDelay);
+                    // anyway) instead of waking for every message, serving reports meanwhile.
+                    producer.Poll(CoalesceDelay);
+                }
+                else
+                {
+                    producer.Poll(TimeSpan.Zero);
                 }
             }
 
@@ -215,11 +229,42 @@ internal sealed partial class KafkaBatchProducer(
         }
     }
 
-    /// <summary>Blocks this thread until an item is there (true) or the channel is completed and empty (false).</summary>
-    private static bool WaitToRead(System.Threading.Channels.ChannelReader<PipelineItem> reader)
+    /// <summary>
+    /// Blocks this thread until an item is there (true) or the channel is completed and empty
+    /// (false), serving librdkafka's delivery reports, errors and statistics meanwhile: as they come
+    /// while anything is in librdkafka's queues, at least every <see cref="IdlePoll"/> otherwise.
+    /// </summary>
+    private bool WaitForWork(NativeProducer producer, System.Threading.Channels.ChannelReader<PipelineItem> reader)
     {
-        var wait = reader.WaitToReadAsync(CancellationToken.None);
-        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        while (!reader.TryPeek(out _))
+        {
+            if (reader.Completion.IsCompleted)
+            {
+                return false; // shutting down: what is in flight is the final flush's, within the budget
+            }
+
+            if (producer.QueueLength > 0)
+            {
+                producer.Poll(ReportWait);
+                continue;
+            }
+
+            _channelWait ??= reader.WaitToReadAsync(CancellationToken.None).AsTask();
+            if (!_channelWait.Wait(IdlePoll))
+            {
+                producer.Poll(TimeSpan.Zero);
+                continue;
+            }
+
+            var more = _channelWait.Result;
+            _channelWait = null;
+            if (!more)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -281,7 +326,7 @@ internal sealed partial class KafkaBatchProducer(
         }
     }
 
-    /// <summary>A record's delivery report, on librdkafka's poll thread (or a flush).</summary>
+    /// <summary>A record's delivery report, on the producer thread (a poll, a flush or a commit).</summary>
     void INativeProducerEvents.OnDelivery(nint opaque, ErrorCode error)
     {
         if (opaque == 0)
