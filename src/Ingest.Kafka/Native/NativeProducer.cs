@@ -131,9 +131,10 @@ public sealed unsafe class NativeProducer : IDisposable
     /// Queues one record for <paramref name="topic"/> (partitioned by its key), copying key, value
     /// and headers. Returns <see cref="ErrorCode.NoError"/>, or why librdkafka did not take it
     /// (<see cref="ErrorCode.Local_QueueFull"/> when its queue is full: poll and try again); then no
-    /// delivery report will come for it.
+    /// delivery report will come for it. <paramref name="timestampMs"/> is the record's timestamp
+    /// (Unix ms; 0: now).
     /// </summary>
-    public ErrorCode Produce(string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint opaque)
+    public ErrorCode Produce(string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint opaque, long timestampMs = 0)
     {
         var count = headers?.Count ?? 0;
         if (count > MaxHeaders)
@@ -141,11 +142,16 @@ public sealed unsafe class NativeProducer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(headers), count, $"At most {MaxHeaders} headers per record.");
         }
 
-        var vus = stackalloc Vu[5 + MaxHeaders];
+        var vus = stackalloc Vu[6 + MaxHeaders];
         var n = 0;
         vus[n++] = new Vu { Type = VType.Rkt, A = TopicHandle(topic) };
         vus[n++] = new Vu { Type = VType.MsgFlags, A = MsgFlagCopy };
         vus[n++] = new Vu { Type = VType.Opaque, A = opaque };
+        if (timestampMs != 0)
+        {
+            vus[n++] = new Vu { Type = VType.Timestamp, A = (nint)timestampMs };
+        }
+
         var headerBytes = 0;
         for (var h = 0; h < count; h++)
         {
