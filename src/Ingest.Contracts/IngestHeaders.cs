@@ -6,6 +6,14 @@ namespace Ingest.Contracts;
 /// </summary>
 public static class IngestHeaders
 {
+    /// <summary>
+    /// An event's source, by default (<c>Ingest:Kafka:SourceHeaders=Compact</c>): the connection id,
+    /// one space, and the gateway's instance id (<c>&lt;connection&gt; &lt;gateway&gt;</c>; a
+    /// connection id has no space, an instance id may). The record's timestamp is when the gateway
+    /// read the message.
+    /// </summary>
+    public const string Source = "ingest-source";
+
     /// <summary>When the gateway read the message: Unix milliseconds, decimal ASCII.</summary>
     public const string ReceivedAt = "ingest-received-at";
 

@@ -5,7 +5,7 @@ using Ingest.Kafka;
 namespace Ingest.Testing;
 
 /// <summary>A record read back from Kafka.</summary>
-internal sealed record KafkaRecord(string? Key, byte[] Value, int Partition, long Offset, IReadOnlyDictionary<string, string> Headers)
+internal sealed record KafkaRecord(string? Key, byte[] Value, int Partition, long Offset, IReadOnlyDictionary<string, string> Headers, Timestamp Timestamp)
 {
     public string Text => Encoding.UTF8.GetString(Value);
 }
@@ -49,7 +49,8 @@ internal static class TopicReader
                 result.Message.Value,
                 result.Partition.Value,
                 result.Offset.Value,
-                headers));
+                headers,
+                result.Message.Timestamp));
         }
 
         return records;

@@ -11,7 +11,7 @@ namespace Ingest.LoadTest.Bench;
 /// The <c>bench</c> command. On one embedded broker (hosted by this process, 8 partitions) it
 /// measures, in rounds that alternate, (a) a raw Confluent.Kafka producer writing key and value only,
 /// (b) the gateway's own producer (<c>NativeProducer</c>) alone writing the gateway's record (its
-/// three headers), both in a process of their own (<see cref="RawProducerProcess"/>), and (c) the gateway (a process of its own) end to end; then
+/// ingest-source header), both in a process of their own (<see cref="RawProducerProcess"/>), and (c) the gateway (a process of its own) end to end; then
 /// the latency of the raw producer and of the gateway at one fixed moderate rate; then the first
 /// events of a freshly started gateway (cold start); then the gateway's resident memory per idle
 /// connection. CPU per event is always one process's own: the raw producer's, or the gateway's.

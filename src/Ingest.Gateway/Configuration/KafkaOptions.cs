@@ -121,10 +121,23 @@ public sealed class KafkaOptions
     public int StatisticsIntervalMs { get; set; } = 5_000;
 
     /// <summary>
-    /// Whether each event record carries where it came from: the <c>ingest-received-at</c>,
-    /// <c>ingest-connection</c> and <c>ingest-gateway</c> headers (docs/protocol.md, "What lands in
-    /// Kafka"). Defaults to true; false leaves them out, which saves librdkafka an allocation per
-    /// header and record (docs/benchmarks.md). Dead letters always carry theirs.
+    /// How each event record says where it came from (docs/protocol.md, "What lands in Kafka"):
+    /// one <c>ingest-source</c> header by default, the three separate headers, or none. Every
+    /// header costs librdkafka allocations per record (docs/benchmarks.md). Dead letters always
+    /// carry theirs.
     /// </summary>
-    public bool SourceHeaders { get; set; } = true;
+    public SourceHeaders SourceHeaders { get; set; } = SourceHeaders.Compact;
+}
+
+/// <summary>The values of <c>Ingest:Kafka:SourceHeaders</c>. In every one, an event record's timestamp is when the gateway read it.</summary>
+public enum SourceHeaders
+{
+    /// <summary>One <c>ingest-source</c> header: <c>&lt;connection id&gt; &lt;instance id&gt;</c>.</summary>
+    Compact,
+
+    /// <summary>The <c>ingest-received-at</c>, <c>ingest-connection</c> and <c>ingest-gateway</c> headers, as dead letters carry them.</summary>
+    Separate,
+
+    /// <summary>No source header: key and value (and <c>traceparent</c> while tracing).</summary>
+    None,
 }

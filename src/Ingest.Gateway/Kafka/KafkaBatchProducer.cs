@@ -268,7 +268,7 @@ internal sealed partial class KafkaBatchProducer(
     }
 
     /// <summary>
-    /// Queues the item's records. Their delivery reports find the item through one
+    /// Queues the item's records, timestamped with when the message was read. Their delivery reports find the item through one
     /// <see cref="GCHandle"/> (the records' opaque), freed with the last report.
     /// </summary>
     private void Produce(NativeProducer producer, PipelineItem item)
@@ -292,7 +292,7 @@ internal sealed partial class KafkaBatchProducer(
     private void ProduceOne(NativeProducer producer, PipelineItem item, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint handle)
     {
         Interlocked.Increment(ref _inFlight);
-        var error = ProduceWithRoom(producer, topic, key, value, headers, handle);
+        var error = ProduceWithRoom(producer, topic, key, value, headers, item.ReceivedAtMs, handle);
         if (error == ErrorCode.NoError)
         {
             return;
@@ -312,11 +312,11 @@ internal sealed partial class KafkaBatchProducer(
     /// (the channel fills meanwhile, and the connections stop reading their sockets), until the
     /// shutdown's final deadline. Returns librdkafka's answer: <see cref="ErrorCode.NoError"/> when queued.
     /// </summary>
-    private ErrorCode ProduceWithRoom(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, nint opaque)
+    private ErrorCode ProduceWithRoom(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, long timestampMs, nint opaque)
     {
         while (true)
         {
-            var error = producer.Produce(topic, key, value, headers, opaque);
+            var error = producer.Produce(topic, key, value, headers, opaque, timestampMs);
             if (error != ErrorCode.Local_QueueFull || shutdown.Final.IsCancellationRequested)
             {
                 return error;
@@ -419,13 +419,13 @@ internal sealed partial class KafkaBatchProducer(
         var headers = records.HeadersOf(item);
         if (item.Kind == PipelineItemKind.DeadLetter)
         {
-            ProduceTransactional(producer, topic, default, item.Payload, headers);
+            ProduceTransactional(producer, topic, default, item.Payload, headers, item.ReceivedAtMs);
             return;
         }
 
         foreach (var record in item.Events)
         {
-            if (!ProduceTransactional(producer, topic, record.Key, record.Value, headers))
+            if (!ProduceTransactional(producer, topic, record.Key, record.Value, headers, item.ReceivedAtMs))
             {
                 return;
             }
@@ -433,10 +433,10 @@ internal sealed partial class KafkaBatchProducer(
     }
 
     /// <summary>False when the record could not be queued: the transaction must abort, so that the message's other records are not committed without it.</summary>
-    private bool ProduceTransactional(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers)
+    private bool ProduceTransactional(NativeProducer producer, string topic, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Headers? headers, long timestampMs)
     {
         // Opaque 0: the record's report changes nothing (OnDelivery).
-        var error = ProduceWithRoom(producer, topic, key, value, headers, 0);
+        var error = ProduceWithRoom(producer, topic, key, value, headers, timestampMs, 0);
         if (error == ErrorCode.NoError)
         {
             return true;

@@ -15,7 +15,8 @@ namespace Ingest.Gateway.Kafka;
 internal sealed class RecordFactory
 {
     private readonly Header _gateway;
-    private readonly bool _sourceHeaders;
+    private readonly byte[] _instanceIdUtf8;
+    private readonly SourceHeaders _sourceHeaders;
     private long _receivedAtMs = -1;
     private Header? _receivedAt;
 
@@ -27,7 +28,8 @@ internal sealed class RecordFactory
         InstanceId = string.IsNullOrWhiteSpace(options.Value.InstanceId)
             ? $"{Environment.MachineName}-{Environment.ProcessId}"
             : options.Value.InstanceId;
-        _gateway = new Header(IngestHeaders.Gateway, Encoding.UTF8.GetBytes(InstanceId));
+        _instanceIdUtf8 = Encoding.UTF8.GetBytes(InstanceId);
+        _gateway = new Header(IngestHeaders.Gateway, _instanceIdUtf8);
         _sourceHeaders = kafka.SourceHeaders;
     }
 
@@ -35,17 +37,20 @@ internal sealed class RecordFactory
 
     public string DeadLetterTopic { get; }
 
-    /// <summary>This gateway's id, the <c>ingest-gateway</c> header.</summary>
+    /// <summary>This gateway's id, in the <c>ingest-source</c> or <c>ingest-gateway</c> header.</summary>
     public string InstanceId { get; }
 
     public string TopicOf(PipelineItem item) => item.Kind == PipelineItemKind.Events ? EventsTopic : DeadLetterTopic;
 
     /// <summary>
-    /// The headers of an item's records (null: none). Events of one connection received within the
-    /// same millisecond share one <see cref="Headers"/> instance (nothing changes headers once made,
-    /// and the producer copies them into librdkafka); dead letters get their own, with the error.
-    /// Without <c>Ingest:Kafka:SourceHeaders</c> an event carries only its connection's
-    /// <c>traceparent</c>, while tracing records it.
+    /// The headers of an item's records (null: none); the records' timestamp is the item's
+    /// <see cref="PipelineItem.ReceivedAtMs"/>. By default (<see cref="SourceHeaders.Compact"/>) an
+    /// event carries one <c>ingest-source</c> header, made once per connection. With
+    /// <see cref="SourceHeaders.Separate"/>, events of one connection received within the same
+    /// millisecond share one <see cref="Headers"/> instance (nothing changes headers once made, and
+    /// the producer copies them into librdkafka). With <see cref="SourceHeaders.None"/> an event
+    /// carries only its connection's <c>traceparent</c>, while tracing records it. Dead letters get
+    /// their own, with the error.
     /// </summary>
     public Headers? HeadersOf(PipelineItem item)
     {
@@ -63,9 +68,9 @@ internal sealed class RecordFactory
             return deadLetter;
         }
 
-        if (!_sourceHeaders)
+        if (_sourceHeaders != SourceHeaders.Separate)
         {
-            return TraceHeaders(item.Source);
+            return ConnectionHeaders(item.Source);
         }
 
         if (item.Source.RecordCache is SharedHeaders cached && cached.ReceivedAtMs == item.ReceivedAtMs)
@@ -79,22 +84,33 @@ internal sealed class RecordFactory
         return headers;
     }
 
-    /// <summary>An event's headers without the source headers: the connection's <c>traceparent</c> alone, made once per connection, or none.</summary>
-    private static Headers? TraceHeaders(ItemSource source)
+    /// <summary>
+    /// An event's headers when they are the same for its whole connection (<see cref="SourceHeaders.Compact"/>
+    /// or <see cref="SourceHeaders.None"/>), made at its first record: the <c>ingest-source</c> header
+    /// (Compact: the connection's id, a space, this gateway's id) and the connection's
+    /// <c>traceparent</c>; null when there are none.
+    /// </summary>
+    private Headers? ConnectionHeaders(ItemSource connection)
     {
-        if (source.Trace is null)
-        {
-            return null;
-        }
-
-        if (source.RecordCache is Headers cached)
+        if (connection.RecordCache is Headers cached)
         {
             return cached;
         }
 
+        var compact = _sourceHeaders == SourceHeaders.Compact;
+        if (!compact && connection.Trace is null)
+        {
+            return null;
+        }
+
         var headers = new Headers();
-        AddTraceParent(headers, source);
-        source.RecordCache = headers;
+        if (compact)
+        {
+            headers.Add(IngestHeaders.Source, [.. connection.ConnectionIdUtf8, (byte)' ', .. _instanceIdUtf8]);
+        }
+
+        AddTraceParent(headers, connection);
+        connection.RecordCache = headers;
         return headers;
     }
 

@@ -175,7 +175,7 @@ internal sealed class StreamHub : IDisposable
         }
 
         var timestamp = message.Timestamp.Type == TimestampType.NotAvailable ? (long?)null : message.Timestamp.UnixTimestampMs;
-        var receivedAt = ReceivedAt(message.Headers);
+        var receivedAt = ReceivedAt(message.Headers, message.Timestamp);
         var frame = _frames.Write(result.Partition.Value, result.Offset.Value, timestamp, receivedAt, clientId, message.Value);
         // A second frame only while someone asked for trace context (?trace=1).
         var traced = subscribers.AnyShowTrace
@@ -205,14 +205,27 @@ internal sealed class StreamHub : IDisposable
         }
     }
 
-    /// <summary>The gateway's <c>ingest-received-at</c> header (Unix ms, decimal ASCII), or null.</summary>
-    private static long? ReceivedAt(Headers? headers) =>
-        headers is not null
-        && headers.TryGetLastBytes(IngestHeaders.ReceivedAt, out var bytes)
-        && Utf8Parser.TryParse(bytes, out long value, out var consumed)
-        && consumed == bytes.Length
-            ? value
+    /// <summary>
+    /// When the gateway read the event: its <c>ingest-received-at</c> header (Unix ms, decimal ASCII),
+    /// or, for a record with an <c>ingest-source</c> header, its timestamp as the producer set it
+    /// (docs/protocol.md, "What lands in Kafka"); otherwise null.
+    /// </summary>
+    private static long? ReceivedAt(Headers? headers, Timestamp timestamp)
+    {
+        if (headers is null)
+        {
+            return null;
+        }
+
+        if (headers.TryGetLastBytes(IngestHeaders.ReceivedAt, out var bytes))
+        {
+            return Utf8Parser.TryParse(bytes, out long value, out var consumed) && consumed == bytes.Length ? value : null;
+        }
+
+        return timestamp.Type == TimestampType.CreateTime && headers.TryGetLastBytes(IngestHeaders.Source, out _)
+            ? timestamp.UnixTimestampMs
             : null;
+    }
 
     /// <summary>The W3C <c>traceparent</c> header the gateway wrote while it traced, or null.</summary>
     private static string? TraceParent(Headers? headers) =>

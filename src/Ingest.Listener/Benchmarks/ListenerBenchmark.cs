@@ -60,9 +60,7 @@ internal static class ListenerBenchmark
         var config = KafkaClientDefaults.IdempotentProducer(bootstrapServers);
         config.QueueBufferingMaxMessages = 1_000_000;
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
-        var receivedAt = Encoding.ASCII.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
-        var connection = "c-1"u8.ToArray();
-        var gateway = "bench"u8.ToArray();
+        var source = "c-1 bench"u8.ToArray(); // a connection id and a gateway id, as the gateway writes them
         var clientIds = Enumerable.Range(1, 100).Select(i => Encoding.UTF8.GetBytes($"client {i}")).ToArray();
         const long firstTimestamp = 1456862575765;
         for (var i = 0; i < events; i++)
@@ -72,7 +70,7 @@ internal static class ListenerBenchmark
             {
                 Key = clientIds[clientId],
                 Value = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"msg\":\"msg number {i}\",\"clientId\":\"client {clientId + 1}\",\"timestamp\":{firstTimestamp + i}}}")),
-                Headers = new Headers { { IngestHeaders.ReceivedAt, receivedAt }, { IngestHeaders.Connection, connection }, { IngestHeaders.Gateway, gateway } },
+                Headers = new Headers { { IngestHeaders.Source, source } },
             };
             while (true)
             {

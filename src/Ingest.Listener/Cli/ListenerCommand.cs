@@ -85,7 +85,7 @@ internal static class ListenerCommand
         format.AcceptOnlyFromAmong("text", "json");
         var headers = new Option<bool>("--headers")
         {
-            Description = "Show the record headers (ingest-received-at, ingest-connection, ingest-gateway).",
+            Description = "Show the record headers (ingest-source, or ingest-received-at, ingest-connection and ingest-gateway).",
         };
         var showTrace = new Option<bool>("--show-trace")
         {

@@ -11,7 +11,8 @@ public sealed class IngestTests
     [Fact]
     public async Task SingleEvent_LandsWithExactBytesKeyAndHeaders_AndIsAcked()
     {
-        await using var gateway = await TestGateway.StartAsync();
+        // An instance id with a space: ingest-source splits at the first one, after the connection id.
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:InstanceId"] = "gw test 1" });
         await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
         // Unusual spacing and an escaped character: the record must keep the bytes as sent.
         const string sent = "{ \"msg\" : \"msg number 1\",\"clientId\":\"client \\u0031\",\"timestamp\":1456862575765, \"extra\": {\"nested\": [1, 2]} }";
@@ -22,19 +23,63 @@ public sealed class IngestTests
         var record = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 1));
         Assert.Equal(sent, record.Text);
         Assert.Equal("client 1", record.Key);
-        var receivedAt = long.Parse(record.Headers[IngestHeaders.ReceivedAt], CultureInfo.InvariantCulture);
-        Assert.InRange(receivedAt, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        Assert.False(string.IsNullOrEmpty(record.Headers[IngestHeaders.Connection]));
-        Assert.False(string.IsNullOrEmpty(record.Headers[IngestHeaders.Gateway]));
-        // No trace exporter is configured: no traceparent, nothing but the three headers.
-        Assert.Equal(3, record.Headers.Count);
+        // The timestamp is when the gateway read the message; one header says where it came from.
+        Assert.Equal(Confluent.Kafka.TimestampType.CreateTime, record.Timestamp.Type);
+        Assert.InRange(record.Timestamp.UnixTimestampMs, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var (connection, instance) = Source(record);
+        Assert.Equal("gw test 1", instance);
+        // No trace exporter is configured: no traceparent, nothing but ingest-source.
+        Assert.Equal(IngestHeaders.Source, Assert.Single(record.Headers.Keys));
         Assert.Empty(client.Errors);
+
+        // A dead letter of the same connection names the same connection and gateway, in its own headers.
+        await client.SendAsync("not json");
+        await client.WaitForAckAsync(2);
+        var deadLetter = Assert.Single(TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.DeadLetterTopic, 1));
+        Assert.Equal(connection, deadLetter.Headers[IngestHeaders.Connection]);
+        Assert.Equal("gw test 1", deadLetter.Headers[IngestHeaders.Gateway]);
+        Assert.Equal(deadLetter.Timestamp.UnixTimestampMs, long.Parse(deadLetter.Headers[IngestHeaders.ReceivedAt], CultureInfo.InvariantCulture));
     }
 
     [Fact]
-    public async Task SourceHeadersOff_EventsLandWithoutHeaders_DeadLettersKeepTheirs()
+    public async Task SourceHeadersSeparate_EventsCarryTheThreeHeaders_AndTheirTimestampIsTheReceiveTime()
     {
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Kafka:SourceHeaders"] = "false" });
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Kafka:SourceHeaders"] = "Separate", ["Ingest:InstanceId"] = "gw-sep" });
+        await using var first = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await using var second = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        await first.SendAndWaitAckAsync("{\"msg\":\"a\",\"clientId\":\"c1\",\"timestamp\":1}");
+        await second.SendAndWaitAckAsync("{\"msg\":\"b\",\"clientId\":\"c2\",\"timestamp\":2}");
+
+        var records = TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 2);
+        Assert.Equal(2, records.Count);
+        Assert.All(records, record =>
+        {
+            Assert.Equal(
+                new[] { IngestHeaders.ReceivedAt, IngestHeaders.Connection, IngestHeaders.Gateway }.Order(StringComparer.Ordinal),
+                record.Headers.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(record.Timestamp.UnixTimestampMs, long.Parse(record.Headers[IngestHeaders.ReceivedAt], CultureInfo.InvariantCulture));
+            Assert.InRange(record.Timestamp.UnixTimestampMs, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            Assert.Equal("gw-sep", record.Headers[IngestHeaders.Gateway]);
+        });
+        // Two connections, two ids.
+        Assert.Equal(2, records.Select(r => r.Headers[IngestHeaders.Connection]).Distinct().Count());
+    }
+
+    /// <summary>An event's <c>ingest-source</c>, split at its first space: the connection id (never empty, no space) and the instance id.</summary>
+    private static (string Connection, string Instance) Source(KafkaRecord record)
+    {
+        var source = record.Headers[IngestHeaders.Source];
+        var space = source.IndexOf(' ', StringComparison.Ordinal);
+        Assert.True(space > 0, $"ingest-source '{source}' has no connection id");
+        return (source[..space], source[(space + 1)..]);
+    }
+
+    [Fact]
+    public async Task SourceHeadersNone_EventsLandWithoutHeaders_DeadLettersKeepTheirs()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Ingest:Kafka:SourceHeaders"] = "None" });
         await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
         const string sent = "{\"msg\":\"no headers\",\"clientId\":\"c1\",\"timestamp\":1}";
 

@@ -29,8 +29,8 @@ public sealed class ContractValuesTests
     public void IngestHeaders_AreTheDocumentedNames()
     {
         Assert.Equal(
-            ["ingest-received-at", "ingest-connection", "ingest-gateway", "ingest-error", "ingest-error-detail", "traceparent"],
-            [IngestHeaders.ReceivedAt, IngestHeaders.Connection, IngestHeaders.Gateway, IngestHeaders.Error, IngestHeaders.ErrorDetail, IngestHeaders.TraceParent]);
+            ["ingest-source", "ingest-received-at", "ingest-connection", "ingest-gateway", "ingest-error", "ingest-error-detail", "traceparent"],
+            [IngestHeaders.Source, IngestHeaders.ReceivedAt, IngestHeaders.Connection, IngestHeaders.Gateway, IngestHeaders.Error, IngestHeaders.ErrorDetail, IngestHeaders.TraceParent]);
     }
 
     [Fact]

@@ -120,6 +120,28 @@ public sealed class StreamHubTests : IDisposable
         Assert.Equal([0L, 1, 2, 3, 4], Offsets(all));
     }
 
+    [Theory]
+    [InlineData("ingest-source", TimestampType.CreateTime, "1700000000000")] // the default record: its timestamp
+    [InlineData("ingest-source", TimestampType.LogAppendTime, "null")] // the broker's time, not the gateway's
+    [InlineData("other", TimestampType.CreateTime, "null")] // not the gateway's record
+    [InlineData(null, TimestampType.CreateTime, "null")] // no headers (Ingest:Kafka:SourceHeaders=None)
+    public void ReceivedAt_IsTheTimestamp_OfARecordWithAnIngestSourceHeader(string? header, TimestampType type, string expected)
+    {
+        using var hub = Hub(queueCapacity: 4);
+        var subscriber = hub.TrySubscribe(null)!;
+        var record = Record("c", 1);
+        record.Message.Timestamp = new Timestamp(1700000000000, type);
+        if (header is not null)
+        {
+            record.Message.Headers = new Headers { { header, "0HNABC gw 1"u8.ToArray() } };
+        }
+
+        hub.Publish(record);
+
+        Assert.True(subscriber.TryDequeue(out var item));
+        Assert.Contains($"\"receivedAt\":{expected},", Encoding.UTF8.GetString(item.Frame), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Publish_FormatsOnce_ReadsReceivedAtHeader_AndCountsDrops()
     {
