@@ -110,9 +110,11 @@ public sealed class NativeProducerTests
     {
         var config = new ProducerConfig { BootstrapServers = "127.0.0.1:9", DeliveryReportFields = "status" };
 
+        // Made, not refused: librdkafka would refuse dotnet.producer.delivery.report.fields.
+        // (Not its queue length: errors about the unreachable broker may already be queued.)
         using var producer = new NativeProducer(config, new Recorder());
 
-        Assert.Equal(0, producer.QueueLength);
+        Assert.StartsWith("rdkafka#producer-", producer.Name, StringComparison.Ordinal);
     }
 
     [Fact]
