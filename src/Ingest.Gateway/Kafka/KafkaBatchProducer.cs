@@ -352,6 +352,7 @@ internal sealed partial class KafkaBatchProducer(
         (item.Batch as BatchTrace)?.Resolved(error.IsError);
         if (item.Complete(error.IsError ? $"{error.Code}: {error.Reason}" : null))
         {
+            CountAnswer(item);
             GCHandle.FromIntPtr(item.DeliveryHandle).Free();
             metrics.MessageProduced(time.GetElapsedTime(item.TakenAt));
         }
@@ -360,7 +361,7 @@ internal sealed partial class KafkaBatchProducer(
     /// <summary>
     /// Counts the outcome of <paramref name="records"/> of the item's records (<paramref name="failure"/>
     /// null: written): dead letters written or failed (a failure logged at most once per interval),
-    /// events delivered, or a delivery failed.
+    /// or events delivered.
     /// </summary>
     private void CountOutcome(PipelineItem item, Error? failure, int records)
     {
@@ -372,13 +373,18 @@ internal sealed partial class KafkaBatchProducer(
                 Log.DeadLettersFailing(logger, count, failure.Code, failure.Reason);
             }
         }
-        else if (failure is not null)
-        {
-            metrics.DeliveryFailed();
-        }
-        else
+        else if (failure is null)
         {
             metrics.EventsDelivered(records);
+        }
+    }
+
+    /// <summary>Once per message, when it is answered: counts a message answered <c>delivery_failed</c> (however many of its records failed).</summary>
+    private void CountAnswer(PipelineItem item)
+    {
+        if (item.Kind == PipelineItemKind.Events && item.Failed)
+        {
+            metrics.DeliveryFailed();
         }
     }
 
@@ -596,6 +602,7 @@ internal sealed partial class KafkaBatchProducer(
             (item.Batch as BatchTrace)?.Resolved(failed, item.RecordCount);
             if (item.CompleteAll(reason))
             {
+                CountAnswer(item);
                 metrics.MessageProduced(time.GetElapsedTime(item.TakenAt));
             }
         }

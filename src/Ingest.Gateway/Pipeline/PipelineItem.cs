@@ -120,6 +120,9 @@ internal sealed class PipelineItem
             Lease = lease,
         };
 
+    /// <summary>Whether a record of the item was reported failed (then its message is answered <c>delivery_failed</c>).</summary>
+    public bool Failed => Volatile.Read(ref _firstError) is not null;
+
     /// <summary>
     /// Counts one record as resolved: <paramref name="error"/> is null when it was written. True
     /// for the last one, once the item's target has been told.

@@ -122,6 +122,31 @@ public sealed class BrokerOutageTests
         }
     }
 
+    [Fact]
+    public async Task BrokerDownPastTheDeliveryTimeout_ABatchAndAnEvent_AreTwoMessagesAnsweredDeliveryFailed_CountedAsTwo()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        await using var gateway = await TestGateway.StartAsync(
+            new Dictionary<string, string?> { ["Ingest:Kafka:DeliveryTimeoutMs"] = "3000" },
+            cluster);
+        await using var client = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await client.SendAndWaitAckAsync(FaultyLoad.Event("c0", 0));
+
+        cluster.SetBrokerDown(1);
+        // A batch of five events on five keys (so in several partitions), then one event.
+        await client.SendAsync($"[{string.Join(',', Enumerable.Range(1, 5).Select(n => FaultyLoad.Event($"c{n}", n)))}]");
+        await client.SendAsync(FaultyLoad.Event("c0", 6));
+        await client.WaitForAckAsync(3, TimeSpan.FromSeconds(60));
+
+        Assert.Equal([2L, 3L], client.Errors.Select(e => e.Seq).Order()); // in either order: each message resolves on its own
+        Assert.All(client.Errors, e => Assert.Equal(ErrorCodes.DeliveryFailed, e.Code));
+        // Counted per message answered, as /stats and ingest.messages.delivery_failed say: two, not six.
+        var stats = GatewayStats.Parse(await gateway.Http.GetStringAsync(new Uri("/stats", UriKind.Relative), TestContext.Current.CancellationToken));
+        Assert.Equal(2L, stats.MessagesDeliveryFailed);
+        Assert.Equal(1L, stats.EventsDelivered);
+        cluster.SetBrokerUp(1);
+    }
+
     /// <summary>
     /// Sends events <paramref name="numbers"/>, then again those answered with an error, until every
     /// one is acked without one; returns how many sendings that took.
