@@ -268,8 +268,9 @@ internal sealed partial class KafkaBatchProducer(
     }
 
     /// <summary>
-    /// Queues the item's records, timestamped with when the message was read. Their delivery reports find the item through one
-    /// <see cref="GCHandle"/> (the records' opaque), freed with the last report.
+    /// Queues the item's records, timestamped with when the message was read. Their delivery
+    /// reports find the item through one <see cref="GCHandle"/> (the records' opaque), freed with
+    /// the last report.
     /// </summary>
     private void Produce(NativeProducer producer, PipelineItem item)
     {

@@ -9,7 +9,8 @@ namespace Ingest.Kafka.Native;
 /// <summary>
 /// What a <see cref="NativeProducer"/> reports. <see cref="OnDelivery"/>, <see cref="OnError"/> and
 /// <see cref="OnStatistics"/> run on the thread that polls (the producer's own poll thread, or a
-/// <see cref="NativeProducer.Poll"/>, <see cref="NativeProducer.Flush"/> or transaction call); <see cref="OnLog"/> on any of librdkafka's threads.
+/// <see cref="NativeProducer.Poll"/>, <see cref="NativeProducer.Flush"/> or transaction call);
+/// <see cref="OnLog"/> on any of librdkafka's threads.
 /// </summary>
 public interface INativeProducerEvents
 {
