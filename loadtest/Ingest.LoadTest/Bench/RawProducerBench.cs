@@ -268,7 +268,7 @@ internal sealed record RawProducerCommand(string Kind, string Topic, string Shap
     public const string Paced = "paced";
 }
 
-/// <summary>Counts the native producer's delivery reports (on its poll thread).</summary>
+/// <summary>Counts the native producer's delivery reports (served by the producing thread's polls and flush).</summary>
 internal sealed class DeliveryCounter : INativeProducerEvents
 {
     private long _delivered;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Confluent.Kafka;
 using Ingest.Kafka.Native;
 
@@ -52,20 +51,16 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokerCount, 1);
         _ = LibrdkafkaLibrary.Loaded; // fails here, with the reason, rather than inside the first P/Invoke
-        var errstr = new byte[512];
+        const int ErrorBufferSize = 512;
+        var errstr = stackalloc byte[ErrorBufferSize];
         var conf = LibrdkafkaImports.ConfNew();
-        nint handle;
-        fixed (byte* error = errstr)
-        {
-            // The hosting handle only carries the mock's logging; errors only, to stderr.
-            _ = LibrdkafkaImports.ConfSet(conf, "log_level", "3", error, (nuint)errstr.Length);
-            handle = LibrdkafkaImports.KafkaNew(LibrdkafkaImports.ProducerType, conf, error, (nuint)errstr.Length);
-        }
-
+        // The hosting handle only carries the mock's logging; errors only, to stderr.
+        _ = LibrdkafkaImports.ConfSet(conf, "log_level", "3", errstr, ErrorBufferSize);
+        var handle = LibrdkafkaImports.KafkaNew(LibrdkafkaImports.ProducerType, conf, errstr, ErrorBufferSize);
         if (handle == 0)
         {
             LibrdkafkaImports.ConfDestroy(conf);
-            throw new InvalidOperationException($"rd_kafka_new failed: {ReadError(errstr)}");
+            throw new InvalidOperationException($"rd_kafka_new failed: {LibrdkafkaImports.Utf8(errstr)}");
         }
 
         var cluster = MockClusterNative.ClusterNew(handle, brokerCount);
@@ -155,11 +150,5 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         {
             throw new KafkaException(new Error((ErrorCode)error, $"Embedded Kafka: {what} failed: {(ErrorCode)error}"));
         }
-    }
-
-    private static string ReadError(byte[] errstr)
-    {
-        var length = Array.IndexOf(errstr, (byte)0);
-        return Encoding.UTF8.GetString(errstr, 0, length < 0 ? errstr.Length : length);
     }
 }

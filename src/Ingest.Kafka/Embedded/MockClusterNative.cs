@@ -12,7 +12,7 @@ namespace Ingest.Kafka.Embedded;
 /// </summary>
 internal static partial class MockClusterNative
 {
-    private const string Library = "librdkafka";
+    private const string Library = LibrdkafkaImports.Library; // the one name the assembly's resolver maps
 
     // An explicit static constructor runs before the first call of any method below.
     static MockClusterNative() => LibrdkafkaImports.EnsureResolver();

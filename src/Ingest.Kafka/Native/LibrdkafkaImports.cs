@@ -91,9 +91,6 @@ internal static unsafe partial class LibrdkafkaImports
     [LibraryImport(Library, EntryPoint = "rd_kafka_fatal_error")]
     public static partial int FatalError(nint rk, byte* errstr, nuint errstrSize);
 
-    [LibraryImport(Library, EntryPoint = "rd_kafka_err2str")]
-    public static partial byte* ErrorToString(int err);
-
     [LibraryImport(Library, EntryPoint = "rd_kafka_init_transactions")]
     public static partial nint InitTransactions(nint rk, int timeoutMs);
 
