@@ -104,17 +104,8 @@ internal sealed class RawWebSocketClient : IDisposable
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gateway.Port), TestContext.Current.CancellationToken);
             if (request)
             {
-                var text = new StringBuilder($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\n");
-                text.Append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
-                text.Append($"Sec-WebSocket-Key: {Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))}\r\n");
-                text.Append($"Sec-WebSocket-Version: {version}\r\n");
-                foreach (var (name, value) in headers ?? [])
-                {
-                    text.Append($"{name}: {value}\r\n");
-                }
-
-                await client.SendRawAsync(Encoding.ASCII.GetBytes(text.Append("\r\n").ToString()));
-                client.Response = await client.ReadResponseAsync();
+                await client.SendRawAsync(UpgradeRequest(gateway, path, version, headers));
+                await client.ReadHandshakeResponseAsync();
             }
 
             return client;
@@ -125,6 +116,24 @@ internal sealed class RawWebSocketClient : IDisposable
             throw;
         }
     }
+
+    /// <summary>A WebSocket upgrade request for <paramref name="path"/> on <paramref name="gateway"/>'s port, with a fresh key.</summary>
+    public static byte[] UpgradeRequest(Uri gateway, string path = "/ws", string version = "13", IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        var text = new StringBuilder($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\n");
+        text.Append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+        text.Append($"Sec-WebSocket-Key: {Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))}\r\n");
+        text.Append($"Sec-WebSocket-Version: {version}\r\n");
+        foreach (var (name, value) in headers ?? [])
+        {
+            text.Append($"{name}: {value}\r\n");
+        }
+
+        return Encoding.ASCII.GetBytes(text.Append("\r\n").ToString());
+    }
+
+    /// <summary>Reads the answer to an upgrade request sent raw into <see cref="Response"/>.</summary>
+    public async Task ReadHandshakeResponseAsync() => Response = await ReadResponseAsync();
 
     /// <summary>Sends bytes as they are (a request line, half of one, anything).</summary>
     public async Task SendRawAsync(ReadOnlyMemory<byte> bytes)
@@ -141,7 +150,11 @@ internal sealed class RawWebSocketClient : IDisposable
     /// extension (<paramref name="rsv"/>, 0 to 7) and use a known <paramref name="opcode"/>:
     /// anything else breaks the protocol on purpose.
     /// </summary>
-    public Task SendFrameAsync(int opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool mask = true, int rsv = 0)
+    public Task SendFrameAsync(int opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool mask = true, int rsv = 0) =>
+        SendRawAsync(EncodeFrame(opcode, payload, fin, mask, rsv));
+
+    /// <summary>The bytes of one frame, as <see cref="SendFrameAsync"/> sends it.</summary>
+    public static byte[] EncodeFrame(int opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool mask = true, int rsv = 0)
     {
         var length = payload.Length;
         var header = length < 126 ? 2 : length <= ushort.MaxValue ? 4 : 10;
@@ -175,7 +188,7 @@ internal sealed class RawWebSocketClient : IDisposable
             }
         }
 
-        return SendRawAsync(frame);
+        return frame;
     }
 
     /// <summary>One whole text message in one masked frame.</summary>

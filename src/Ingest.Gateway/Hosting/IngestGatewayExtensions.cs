@@ -116,6 +116,8 @@ public static class IngestGatewayExtensions
             kestrel.Limits.RequestHeadersTimeout = handshake;
             kestrel.Limits.KeepAliveTimeout = handshake;
             kestrel.Limits.MaxRequestBufferSize = options.Value.Limits.ConnectionBufferBytes;
+            // Lets /ws run its WebSockets without their HTTP/1.1 request state (ConnectionTakeover).
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => connection => ConnectionTakeover.InvokeAsync(connection, next)));
         });
         // The socket transport reads ahead into its own pipe (1 MiB by default) whatever Kestrel's
         // limits say: bound it too, or a connection that is not read still parks that much.

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http.Features;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Lifecycle;
@@ -63,40 +64,107 @@ internal sealed partial class WebSocketIngestEndpoint(
 
         var session = new IngestSession(sessions, context.Connection.Id, admission.ClientId, addressRejects);
         registry.Track(session);
-        var opened = false;
+        var served = false;
         try
         {
-            using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            if (context.Features.Get<ConnectionTakeover>() is { } takeover && takeover.ServesRequest(context))
+            {
+                // 101 from this request; the WebSocket then runs at the connection's level, after the
+                // request has ended and let go of its HTTP/1.1 state.
+                await AnswerUpgradeAsync(context);
+                var activity = ConnectionTrace.Start(session, context.Connection.Id);
+                takeover.HandOff(transport => ServeAsync(
+                    WebSocket.CreateFromStream(new DuplexPipeStream(transport), new WebSocketCreationOptions
+                    {
+                        IsServer = true,
+                        KeepAliveInterval = _keepAliveInterval,
+                        KeepAliveTimeout = _keepAliveTimeout,
+                    }),
+                    session,
+                    address,
+                    activity));
+                served = true;
+                return;
+            }
+
+            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
             {
                 KeepAliveInterval = _keepAliveInterval,
                 KeepAliveTimeout = _keepAliveTimeout,
             });
-            metrics.ConnectionOpened();
-            opened = true;
-            using var activity = ConnectionTrace.Start(session, context.Connection.Id);
-            var openedAt = sessions.TimeProvider.GetTimestamp();
-            Log.ConnectionOpened(logger, session.ConnectionId, address);
-            using var connection = new IngestConnection(socket, session, sessions);
-            try
+            served = true;
+            await ServeAsync(socket, session, address, ConnectionTrace.Start(session, context.Connection.Id));
+        }
+        finally
+        {
+            if (!served)
             {
-                await connection.RunAsync(shutdown.Draining);
+                Release(session, address);
             }
-            finally
+        }
+    }
+
+    /// <summary>
+    /// The handshake's answer, as ASP.NET Core's WebSocket middleware gives it (RFC 6455 section
+    /// 4.2.2): 101 with <c>Sec-WebSocket-Accept</c>, no subprotocol, no extension.
+    /// </summary>
+    private static async Task AnswerUpgradeAsync(HttpContext context)
+    {
+        var upgrade = context.Features.GetRequiredFeature<IHttpUpgradeFeature>();
+        var headers = context.Response.Headers;
+        headers.Connection = "Upgrade";
+        headers.Upgrade = "websocket";
+        headers.SecWebSocketAccept = AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
+        await upgrade.UpgradeAsync();
+    }
+
+    /// <summary>Base64 of the SHA-1 of the client's key and RFC 6455's GUID.</summary>
+    internal static string AcceptKey(string key)
+    {
+        Span<byte> input = stackalloc byte[128];
+        var length = System.Text.Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", input);
+        Span<byte> hash = stackalloc byte[20];
+#pragma warning disable CA5350 // SHA-1 is what the protocol names; it protects nothing here
+        System.Security.Cryptography.SHA1.HashData(input[..length], hash);
+#pragma warning restore CA5350
+        return Convert.ToBase64String(hash);
+    }
+
+    /// <summary>Serves an accepted WebSocket until it closes, then frees its slot.</summary>
+    private async Task ServeAsync(WebSocket socket, IngestSession session, IPAddress? address, System.Diagnostics.Activity? activity)
+    {
+        try
+        {
+            using (socket)
+            using (activity)
             {
-                ConnectionTrace.End(activity, session);
-                LogClosed(session, address, openedAt, socket);
+                metrics.ConnectionOpened();
+                var openedAt = sessions.TimeProvider.GetTimestamp();
+                Log.ConnectionOpened(logger, session.ConnectionId, address);
+                using var connection = new IngestConnection(socket, session, sessions);
+                try
+                {
+                    await connection.RunAsync(shutdown.Draining);
+                }
+                finally
+                {
+                    ConnectionTrace.End(activity, session);
+                    LogClosed(session, address, openedAt, socket);
+                }
             }
         }
         finally
         {
-            // The slot first, then the count: whoever sees the count drop finds the slot free.
-            registry.Untrack(session);
-            registry.Remove(address);
-            if (opened)
-            {
-                metrics.ConnectionClosed(session.Closed?.Status);
-            }
+            Release(session, address);
+            metrics.ConnectionClosed(session.Closed?.Status);
         }
+    }
+
+    /// <summary>The slot first, then the count: whoever sees the count drop finds the slot free.</summary>
+    private void Release(IngestSession session, IPAddress? address)
+    {
+        registry.Untrack(session);
+        registry.Remove(address);
     }
 
     /// <summary>

@@ -1,0 +1,223 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace Ingest.Gateway.WebSockets;
+
+/// <summary>
+/// Lets <c>/ws</c> keep a WebSocket's bytes after its HTTP request has ended, so that a connection
+/// holds no HTTP/1.1 request state for its life (Kestrel's connection, request and response
+/// headers, <c>HttpContext</c> and its features, the upgrade streams: about 4 KB of every idle
+/// connection, docs/benchmarks.md). A Kestrel connection middleware (<see cref="InvokeAsync"/>)
+/// gives the HTTP layer the connection's pipes behind thin wrappers. <c>/ws</c> checks the
+/// handshake as any request, answers 101, calls <see cref="HandOff"/> and returns; the wrappers
+/// then ignore the HTTP layer's closing of the pipes, and once the HTTP layer has let go of the
+/// connection this middleware runs the WebSocket over the same pipes.
+/// </summary>
+/// <remarks>
+/// Only a plain HTTP/1.1 connection is taken over: over TLS the HTTP layer reads the TLS pipes,
+/// which the TLS middleware closes when the HTTP layer ends, and an HTTP/2 WebSocket is a stream of
+/// a connection shared with other requests. Those keep the WebSocket inside their request.
+/// </remarks>
+internal sealed class ConnectionTakeover
+{
+    private readonly TakeoverReader _input;
+    private readonly TakeoverWriter _output;
+    private readonly Heartbeat _heartbeat = new();
+    private Func<IDuplexPipe, Task>? _handOff;
+
+    private ConnectionTakeover(IDuplexPipe transport)
+    {
+        Transport = transport;
+        _input = new TakeoverReader(transport.Input);
+        _output = new TakeoverWriter(transport.Output);
+    }
+
+    /// <summary>The connection's own pipes (the socket's, or whatever ran before this middleware).</summary>
+    public IDuplexPipe Transport { get; }
+
+    /// <summary>Whether the HTTP layer reads and writes this connection through the wrappers: no TLS or other layer came between.</summary>
+    public bool ServesRequest(HttpContext context) =>
+        context.Request.Protocol == "HTTP/1.1" && !context.Request.IsHttps && _input.Used && _handOff is null;
+
+    /// <summary>
+    /// The connection middleware: the HTTP layer runs over the wrappers; once it ends, a handed-off
+    /// WebSocket runs over the connection's pipes.
+    /// </summary>
+    public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var original = connection.Transport;
+        var takeover = new ConnectionTakeover(original);
+        connection.Features.Set(takeover);
+        connection.Transport = new DuplexPipe(takeover._input, takeover._output);
+
+        // Kestrel's HTTP layer registers a heartbeat callback for its timeouts that the connection
+        // keeps to its end, and with it the HTTP layer's whole state: it goes through this object,
+        // which lets go of it at the hand-off (a WebSocket has its own timeouts).
+        var heartbeat = connection.Features.Get<IConnectionHeartbeatFeature>();
+        if (heartbeat is not null)
+        {
+            heartbeat.OnHeartbeat(static state => ((ConnectionTakeover)state).Tick(), takeover);
+            connection.Features.Set<IConnectionHeartbeatFeature>(takeover._heartbeat);
+        }
+        try
+        {
+            await next(connection);
+        }
+        catch (Exception) when (takeover._handOff is not null)
+        {
+            // The HTTP layer failed after the 101: the WebSocket still runs, and finds out for itself
+            // whether the connection is usable (its session must end through it either way).
+        }
+        finally
+        {
+            connection.Transport = original;
+            connection.Features.Set<ConnectionTakeover>(null);
+            if (heartbeat is not null)
+            {
+                connection.Features.Set(heartbeat);
+            }
+        }
+
+        if (takeover._handOff is { } run)
+        {
+            takeover._handOff = null;
+            await run(original);
+        }
+    }
+
+    /// <summary>
+    /// Called by the request that answered 101, just before it returns: from now on the HTTP
+    /// layer's closing and cancelling of the pipes is ignored, and <paramref name="run"/> serves the
+    /// connection once the HTTP layer has ended.
+    /// </summary>
+    public void HandOff(Func<IDuplexPipe, Task> run)
+    {
+        _input.Detach();
+        _output.Detach();
+        _heartbeat.Detach();
+        _handOff = run;
+    }
+
+    private void Tick() => _heartbeat.Tick();
+
+    /// <summary>The HTTP layer's heartbeat callbacks, called until the hand-off and then dropped.</summary>
+    private sealed class Heartbeat : IConnectionHeartbeatFeature
+    {
+        private readonly Lock _lock = new();
+        private List<(Action<object> Action, object State)>? _callbacks = [];
+
+        public void OnHeartbeat(Action<object> action, object state)
+        {
+            lock (_lock)
+            {
+                _callbacks?.Add((action, state));
+            }
+        }
+
+        public void Tick()
+        {
+            lock (_lock)
+            {
+                foreach (var (action, state) in _callbacks ?? [])
+                {
+                    action(state);
+                }
+            }
+        }
+
+        public void Detach()
+        {
+            lock (_lock)
+            {
+                _callbacks = null;
+            }
+        }
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+
+    /// <summary>Passes everything through until detached; after that only reads.</summary>
+    private sealed class TakeoverReader(PipeReader inner) : PipeReader
+    {
+        private volatile bool _detached;
+
+        /// <summary>Whether the HTTP layer has read through this wrapper (it has, by the time a request runs, unless a layer came between).</summary>
+        public bool Used { get; private set; }
+
+        public void Detach() => _detached = true;
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead()
+        {
+            if (!_detached)
+            {
+                inner.CancelPendingRead();
+            }
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (!_detached)
+            {
+                inner.Complete(exception);
+            }
+        }
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            Used = true;
+            return inner.ReadAsync(cancellationToken);
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            Used = true;
+            return inner.TryRead(out result);
+        }
+    }
+
+    /// <summary>Passes everything through until detached; after that it ignores completion and cancellation.</summary>
+    private sealed class TakeoverWriter(PipeWriter inner) : PipeWriter
+    {
+        private volatile bool _detached;
+
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public void Detach() => _detached = true;
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override void CancelPendingFlush()
+        {
+            if (!_detached)
+            {
+                inner.CancelPendingFlush();
+            }
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (!_detached)
+            {
+                inner.Complete(exception);
+            }
+        }
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+    }
+}
