@@ -98,7 +98,7 @@ internal sealed partial class IngestSession
         Volatile.Write(ref _closed, new SessionClose(status, description));
         Send(OutboundFrame.FinalAck);
         Send(OutboundFrame.Close(status, description));
-        _outbound.Writer.TryComplete();
+        _outbound.TryComplete();
     }
 
     /// <summary>No close frame is due (the client is gone, or the WebSocket layer closed): let the writer end.</summary>
@@ -109,7 +109,7 @@ internal sealed partial class IngestSession
             _closing ??= Task.CompletedTask;
         }
 
-        _outbound.Writer.TryComplete();
+        _outbound.TryComplete();
     }
 
     private static async Task<bool> WaitAsync(Task task, CancellationToken cancellationToken)

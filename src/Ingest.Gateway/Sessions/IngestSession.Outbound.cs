@@ -123,7 +123,7 @@ internal sealed partial class IngestSession
             _ = CloseAsync(CloseCodes.PolicyViolation, "too many unread frames", draining: false);
         }
 
-        if (!_outbound.Writer.TryWrite(frame))
+        if (!_outbound.TryWrite(frame))
         {
             // The writer has ended (the connection is over): the frame can never be sent, but what it
             // answers still counts as resolved, so that nothing waits for it.
@@ -135,7 +135,7 @@ internal sealed partial class IngestSession
     {
         if (Interlocked.Exchange(ref _ackQueued, 1) == 0)
         {
-            _outbound.Writer.TryWrite(OutboundFrame.Ack);
+            _outbound.TryWrite(OutboundFrame.Ack);
         }
     }
 }

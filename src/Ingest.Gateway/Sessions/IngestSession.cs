@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Ingest.Contracts;
 using Ingest.Gateway.Limits;
 using Ingest.Gateway.Pipeline;
@@ -20,16 +19,8 @@ internal sealed partial class IngestSession : IDeliveryTarget
     private readonly byte[]? _allowedClientId;
     private readonly AckTracker _tracker = new();
     private readonly EventParser _parser = new();
-    // Unbounded in effect (the outbound limit closes a connection long before), but a bounded
-    // channel's queue starts empty and grows with use, where an unbounded one holds a 32-slot
-    // segment (over a kilobyte) from the start: an idle connection's largest object of its own.
-    private readonly Channel<OutboundFrame> _outbound = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(int.MaxValue)
-    {
-        SingleReader = true,
-        SingleWriter = false,
-        AllowSynchronousContinuations = false,
-        FullMode = BoundedChannelFullMode.Wait,
-    });
+    // Unbounded in effect: the outbound limit closes a connection long before it grows far.
+    private readonly OutboundQueue _outbound = new();
     private readonly ReadGate _reading;
     private readonly Lock _gate = new();
 
@@ -55,7 +46,7 @@ internal sealed partial class IngestSession : IDeliveryTarget
     public string ConnectionId => _source.ConnectionId;
 
     /// <summary>The frames to send, in order; completed after the close frame.</summary>
-    public ChannelReader<OutboundFrame> Outbound => _outbound.Reader;
+    public OutboundQueue Outbound => _outbound;
 
     /// <summary>Messages numbered so far (every data message counts, valid or not).</summary>
     public long MessagesReceived => _tracker.LastRegistered;

@@ -9,7 +9,7 @@ namespace Ingest.Gateway.Sessions;
 internal sealed class ReadGate(TimeProvider time)
 {
     private readonly Lock _lock = new();
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _stopped; // made only when a wait needs it
     private CancellationTokenSource? _stoppedToken; // made only when a wait needs it
     private ReadState _state;
     private long _since = time.GetTimestamp(); // the current message's first chunk, or the last message's end
@@ -33,7 +33,16 @@ internal sealed class ReadGate(TimeProvider time)
     }
 
     /// <summary>Completes once reading has stopped.</summary>
-    public Task Stopped => _stopped.Task;
+    public Task Stopped
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state == ReadState.Stopped ? Task.CompletedTask : (_stopped ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
 
     public bool IsStopped
     {
@@ -176,13 +185,15 @@ internal sealed class ReadGate(TimeProvider time)
     public void Stop()
     {
         CancellationTokenSource? token;
+        TaskCompletionSource? stopped;
         lock (_lock)
         {
             _state = ReadState.Stopped;
             token = _stoppedToken;
+            stopped = _stopped;
         }
 
-        _stopped.TrySetResult();
+        stopped?.TrySetResult();
         token?.Cancel();
     }
 }

@@ -18,14 +18,27 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
 {
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly object Sent = new();
+
+    private object? _closeSent; // null, then the waiters' TaskCompletionSource (made when one asks) or Sent
     private CancellationTokenSource? _sendTimeout; // made at the first send: a timer each connection would otherwise hold from its start
     private CancellationTokenSource? _abortTimer;
     private bool _failed;
     private bool _closed;
 
     /// <summary>Completes once the close frame went out (or could not), or the writer ended without one.</summary>
-    public Task CloseSent => _closeSent.Task;
+    public Task CloseSent
+    {
+        get
+        {
+            if (Volatile.Read(ref _closeSent) is null)
+            {
+                Interlocked.CompareExchange(ref _closeSent, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+            }
+
+            return _closeSent is TaskCompletionSource waiters ? waiters.Task : Task.CompletedTask;
+        }
+    }
 
     /// <summary>Sends until the session has queued its close frame (or ended without one).</summary>
     /// <remarks>One async method, not a loop awaited by a wrapper: each pending one holds its own state for the connection's life.</remarks>
@@ -53,7 +66,7 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
                             break;
                         case OutboundKind.Close:
                             await CloseAsync(frame.CloseStatus, frame.CloseDescription);
-                            _closeSent.TrySetResult();
+                            SetCloseSent();
                             break;
                     }
                 }
@@ -61,7 +74,7 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
         }
         finally
         {
-            _closeSent.TrySetResult();
+            SetCloseSent();
         }
     }
 
@@ -83,6 +96,8 @@ internal sealed partial class FrameWriter(WebSocket socket, IngestSession sessio
             // Shutting down: the connection goes now.
         }
     }
+
+    private void SetCloseSent() => (Interlocked.Exchange(ref _closeSent, Sent) as TaskCompletionSource)?.TrySetResult();
 
     public void Dispose()
     {
