@@ -23,18 +23,14 @@ internal sealed class ConnectionTakeover
 {
     private readonly TakeoverReader _input;
     private readonly TakeoverWriter _output;
-    private readonly Heartbeat _heartbeat = new();
+    private readonly HeartbeatRelay _heartbeat = new();
     private Func<IDuplexPipe, Task>? _handOff;
 
     private ConnectionTakeover(IDuplexPipe transport)
     {
-        Transport = transport;
         _input = new TakeoverReader(transport.Input);
         _output = new TakeoverWriter(transport.Output);
     }
-
-    /// <summary>The connection's own pipes (the socket's, or whatever ran before this middleware).</summary>
-    public IDuplexPipe Transport { get; }
 
     /// <summary>Whether the HTTP layer reads and writes this connection through the wrappers: no TLS or other layer came between.</summary>
     public bool ServesRequest(HttpContext context) =>
@@ -47,19 +43,30 @@ internal sealed class ConnectionTakeover
     public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         var original = connection.Transport;
+        if (await ServeHttpAsync(connection, next) is { } run)
+        {
+            await run(original); // what the WebSocket holds, and no more: the takeover and its wrappers are gone
+        }
+    }
+
+    /// <summary>Runs the HTTP layer over the wrappers; returns the WebSocket handed off, if any.</summary>
+    private static async Task<Func<IDuplexPipe, Task>?> ServeHttpAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var original = connection.Transport;
         var takeover = new ConnectionTakeover(original);
         connection.Features.Set(takeover);
         connection.Transport = new DuplexPipe(takeover._input, takeover._output);
 
         // Kestrel's HTTP layer registers a heartbeat callback for its timeouts that the connection
-        // keeps to its end, and with it the HTTP layer's whole state: it goes through this object,
-        // which lets go of it at the hand-off (a WebSocket has its own timeouts).
+        // keeps to its end, and with it the HTTP layer's whole state: it goes through a relay that
+        // lets go of it at the hand-off (a WebSocket has its own timeouts).
         var heartbeat = connection.Features.Get<IConnectionHeartbeatFeature>();
         if (heartbeat is not null)
         {
-            heartbeat.OnHeartbeat(static state => ((ConnectionTakeover)state).Tick(), takeover);
+            heartbeat.OnHeartbeat(static state => ((HeartbeatRelay)state).Tick(), takeover._heartbeat);
             connection.Features.Set<IConnectionHeartbeatFeature>(takeover._heartbeat);
         }
+
         try
         {
             await next(connection);
@@ -79,11 +86,7 @@ internal sealed class ConnectionTakeover
             }
         }
 
-        if (takeover._handOff is { } run)
-        {
-            takeover._handOff = null;
-            await run(original);
-        }
+        return takeover._handOff;
     }
 
     /// <summary>
@@ -99,40 +102,38 @@ internal sealed class ConnectionTakeover
         _handOff = run;
     }
 
-    private void Tick() => _heartbeat.Tick();
-
-    /// <summary>The HTTP layer's heartbeat callbacks, called until the hand-off and then dropped.</summary>
-    private sealed class Heartbeat : IConnectionHeartbeatFeature
+    /// <summary>
+    /// The HTTP layer's heartbeat callbacks, called until the hand-off and then dropped. Kestrel keeps
+    /// the relay registered for the connection's life: it holds nothing after the hand-off.
+    /// </summary>
+    private sealed class HeartbeatRelay : IConnectionHeartbeatFeature
     {
-        private readonly Lock _lock = new();
-        private List<(Action<object> Action, object State)>? _callbacks = [];
+        private (Action<object> Action, object State)[]? _callbacks = [];
 
         public void OnHeartbeat(Action<object> action, object state)
         {
-            lock (_lock)
+            var current = Volatile.Read(ref _callbacks);
+            while (current is not null)
             {
-                _callbacks?.Add((action, state));
+                var seen = Interlocked.CompareExchange(ref _callbacks, [.. current, (action, state)], current);
+                if (ReferenceEquals(seen, current))
+                {
+                    return;
+                }
+
+                current = seen;
             }
         }
 
         public void Tick()
         {
-            lock (_lock)
+            foreach (var (action, state) in Volatile.Read(ref _callbacks) ?? [])
             {
-                foreach (var (action, state) in _callbacks ?? [])
-                {
-                    action(state);
-                }
+                action(state);
             }
         }
 
-        public void Detach()
-        {
-            lock (_lock)
-            {
-                _callbacks = null;
-            }
-        }
+        public void Detach() => Volatile.Write(ref _callbacks, null);
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
