@@ -38,6 +38,7 @@ public sealed class OptionsValidationTests
         { "Limits.EventBurst=999", "Ingest:Limits:EventBurst" },
         { "Memory.MaxReassemblyBytes=1048575", "Ingest:Memory:MaxReassemblyBytes" },
         { "Memory.MaxQueuedBytes=1048575", "Ingest:Memory:MaxQueuedBytes" },
+        { "Memory.TrimAfterConnections=-1", "Ingest:Memory:TrimAfterConnections" },
         { "Stream.QueueBytes=1023", "Ingest:Stream:QueueBytes" },
         { "WebSocket.KeepAliveIntervalMs=-1", "Ingest:WebSocket:KeepAliveIntervalMs" },
         { "WebSocket.KeepAliveTimeoutMs=3600001", "Ingest:WebSocket:KeepAliveTimeoutMs" },
