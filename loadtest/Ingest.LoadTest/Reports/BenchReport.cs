@@ -314,7 +314,7 @@ internal static class BenchReport
     private static BenchReportSection Memory(BenchResult r) => MeasureSection("Memory: resident set per idle connection (a fresh gateway)",
     [
         ("gateway RSS before / with idle connections, MiB", $"{F(r.RssBeforeBytes / 1048576.0, "0.0")} / {F(r.RssAfterBytes / 1048576.0, "0.0")} ({F(r.IdleConnections)} conns)", ""),
-        ("RSS per idle connection, KB", F(r.BytesPerIdleConnection / 1024, "0.0"), "< 20"),
+        ("RSS per idle connection, KB", F(r.BytesPerIdleConnection / 1024, "0.0"), "<= 10"),
     ]);
 
     private static BenchReportSection MeasureSection(string heading, IEnumerable<(string Measure, string Value, string Target)> rows) =>
