@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
 using Ingest.Contracts;
+using Ingest.Gateway.WebSockets;
 using Ingest.Testing;
 
 namespace Ingest.IntegrationTests.WebSockets;
@@ -69,6 +70,33 @@ public sealed class ConnectionTakeoverTests
         Assert.Equal(1000, transcript.Close?.CloseStatus);
         var texts = TopicReader.ReadAll(gateway.Kafka.BootstrapServers, gateway.Topic, 2).Select(r => r.Text).Order().ToList();
         Assert.Equal(["{\"msg\":\"a\",\"clientId\":\"c\",\"timestamp\":1}", "{\"msg\":\"b\",\"clientId\":\"c\",\"timestamp\":2}"], texts);
+    }
+
+    [Fact]
+    public async Task ClientsThatVanishRightAfterThe101_GiveBackTheirSlots_AndOthersAreServed()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        var registry = gateway.GetService<ConnectionRegistry>();
+
+        // Each gets its 101 and resets the connection at once, some with a message half sent: the
+        // hand-off then meets a dead socket, before or after the WebSocket starts on it.
+        for (var i = 0; i < 20; i++)
+        {
+            using var client = await RawWebSocketClient.ConnectAsync(gateway.WebSocketUri);
+            Assert.Equal(101, client.Response.Status);
+            if (i % 2 == 0)
+            {
+                await client.SendRawAsync(RawWebSocketClient.EncodeFrame(Opcode.Text, "{\"msg\":\"half"u8.ToArray()).AsMemory(0, 8));
+            }
+
+            client.Socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+        }
+
+        await registry.WhenEmptyAsync().WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        Assert.Equal(0, registry.Active);
+        await using var good = await TestClient.ConnectAsync(gateway.WebSocketUri);
+        await good.SendAndWaitAckAsync(Valid);
+        Assert.Equal(1, registry.Active);
     }
 
     [Fact]
