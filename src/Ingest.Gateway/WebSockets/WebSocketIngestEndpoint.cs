@@ -1,11 +1,12 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
-using Microsoft.AspNetCore.Http.Features;
 using Ingest.Gateway.Configuration;
 using Ingest.Gateway.Diagnostics;
 using Ingest.Gateway.Lifecycle;
 using Ingest.Gateway.Security;
 using Ingest.Gateway.Sessions;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace Ingest.Gateway.WebSockets;
@@ -13,7 +14,8 @@ namespace Ingest.Gateway.WebSockets;
 /// <summary>
 /// <c>GET /ws</c>: checks the handshake (WebSocket version, API key or token and origin through
 /// <see cref="ClientAccess"/>, draining, the connection limits) and serves the accepted WebSocket
-/// with an <see cref="IngestConnection"/>.
+/// with an <see cref="IngestConnection"/>: over plain HTTP/1.1 after its request has ended, at the
+/// connection's level (<see cref="ConnectionTakeover"/>); otherwise inside its request.
 /// </summary>
 internal sealed partial class WebSocketIngestEndpoint(
     SessionContext sessions,
@@ -131,7 +133,7 @@ internal sealed partial class WebSocketIngestEndpoint(
     }
 
     /// <summary>Serves an accepted WebSocket until it closes, then frees its slot.</summary>
-    private async Task ServeAsync(WebSocket socket, IngestSession session, IPAddress? address, System.Diagnostics.Activity? activity)
+    private async Task ServeAsync(WebSocket socket, IngestSession session, IPAddress? address, Activity? activity)
     {
         try
         {
