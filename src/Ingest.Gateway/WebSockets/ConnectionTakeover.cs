@@ -21,10 +21,13 @@ namespace Ingest.Gateway.WebSockets;
 /// </remarks>
 internal sealed class ConnectionTakeover
 {
+    /// <summary>How long a connection whose WebSocket closed in order may take to send what is left and close.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(5);
+
     private readonly TakeoverReader _input;
     private readonly TakeoverWriter _output;
     private readonly HeartbeatRelay _heartbeat = new();
-    private Func<IDuplexPipe, Task>? _handOff;
+    private Func<IDuplexPipe, Task<bool>>? _handOff;
 
     private ConnectionTakeover(IDuplexPipe transport)
     {
@@ -43,14 +46,55 @@ internal sealed class ConnectionTakeover
     public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         var original = connection.Transport;
-        if (await ServeHttpAsync(connection, next) is { } run)
+        if (await ServeHttpAsync(connection, next) is not { } run)
         {
-            await run(original); // what the WebSocket holds, and no more: the takeover and its wrappers are gone
+            return;
+        }
+
+        // What the WebSocket holds, and no more: the takeover and its wrappers are gone.
+        if (await run(original))
+        {
+            // The WebSocket was aborted: its client takes no frames (or took too long to answer the
+            // close). Kestrel would send what is left before it closes the socket, which such a
+            // client holds open for as long as it likes: drop the connection now.
+            connection.Abort(new ConnectionAbortedException("the WebSocket was aborted"));
+        }
+        else
+        {
+            // Closed in order: Kestrel closes the socket once what is left has been sent. A client
+            // that stopped reading after the close would hold that too; the HTTP layer's drain
+            // timeout bounded it, this does now.
+            _ = AbortUnlessClosedAsync(connection);
         }
     }
 
-    /// <summary>Runs the HTTP layer over the wrappers; returns the WebSocket handed off, if any.</summary>
-    private static async Task<Func<IDuplexPipe, Task>?> ServeHttpAsync(ConnectionContext connection, ConnectionDelegate next)
+    /// <summary>Aborts <paramref name="connection"/> unless it has closed within <see cref="Linger"/>.</summary>
+    private static async Task AbortUnlessClosedAsync(ConnectionContext connection)
+    {
+        try
+        {
+            await Task.Delay(Linger, connection.ConnectionClosed);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // closed in time
+        }
+
+        try
+        {
+            connection.Abort(new ConnectionAbortedException("the connection did not close within the linger time after its WebSocket closed"));
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+        {
+            // Gone meanwhile.
+        }
+    }
+
+    /// <summary>
+    /// Runs the HTTP layer over the wrappers; returns the WebSocket handed off, if any (its task
+    /// answers whether the WebSocket was aborted).
+    /// </summary>
+    private static async Task<Func<IDuplexPipe, Task<bool>>?> ServeHttpAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         var original = connection.Transport;
         var takeover = new ConnectionTakeover(original);
@@ -94,7 +138,7 @@ internal sealed class ConnectionTakeover
     /// layer's closing and cancelling of the pipes is ignored, and <paramref name="run"/> serves the
     /// connection once the HTTP layer has ended.
     /// </summary>
-    public void HandOff(Func<IDuplexPipe, Task> run)
+    public void HandOff(Func<IDuplexPipe, Task<bool>> run)
     {
         _input.Detach();
         _output.Detach();

@@ -132,8 +132,8 @@ internal sealed partial class WebSocketIngestEndpoint(
         return Convert.ToBase64String(hash);
     }
 
-    /// <summary>Serves an accepted WebSocket until it closes, then frees its slot.</summary>
-    private async Task ServeAsync(WebSocket socket, IngestSession session, IPAddress? address, Activity? activity)
+    /// <summary>Serves an accepted WebSocket until it closes, then frees its slot; true when it ended aborted.</summary>
+    private async Task<bool> ServeAsync(WebSocket socket, IngestSession session, IPAddress? address, Activity? activity)
     {
         try
         {
@@ -153,6 +153,8 @@ internal sealed partial class WebSocketIngestEndpoint(
                     ConnectionTrace.End(activity, session);
                     LogClosed(session, address, openedAt, socket);
                 }
+
+                return socket.State == WebSocketState.Aborted;
             }
         }
         finally
