@@ -60,6 +60,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     public bool TryComplete()
     {
         bool wake, more;
+        TaskCompletionSource? completion;
         lock (_lock)
         {
             if (_completed)
@@ -70,13 +71,10 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
             _completed = true;
             more = _frames is { Count: > 0 };
             (wake, _waiting) = (_waiting, false);
+            completion = more ? null : MarkDone();
         }
 
-        if (!more)
-        {
-            SetDone();
-        }
-
+        completion?.TrySetResult();
         if (wake)
         {
             _wait.SetResult(more);
@@ -88,7 +86,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     /// <summary>The reader: takes the next frame, if one is queued.</summary>
     public bool TryRead(out OutboundFrame frame)
     {
-        bool done;
+        TaskCompletionSource? completion;
         lock (_lock)
         {
             if (_frames is null || !_frames.TryDequeue(out frame))
@@ -97,14 +95,10 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
                 return false;
             }
 
-            done = _completed && _frames.Count == 0;
+            completion = _completed && _frames.Count == 0 ? MarkDone() : null;
         }
 
-        if (done)
-        {
-            SetDone();
-        }
-
+        completion?.TrySetResult();
         return true;
     }
 
@@ -170,15 +164,10 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
         _wait.SetException(new OperationCanceledException(token));
     }
 
-    private void SetDone()
+    /// <summary>Under the lock: the queue is done; returns the completion to set once the lock is let go, if anyone asked for it.</summary>
+    private TaskCompletionSource? MarkDone()
     {
-        TaskCompletionSource? completion;
-        lock (_lock)
-        {
-            _done = true;
-            completion = _completion;
-        }
-
-        completion?.TrySetResult();
+        _done = true;
+        return _completion;
     }
 }
