@@ -14,6 +14,9 @@ public static class IngestHeaders
     /// </summary>
     public const string Source = "ingest-source";
 
+    /// <summary>The value of <see cref="Source"/>: <paramref name="connectionId"/>, one space, <paramref name="instanceId"/> (UTF-8).</summary>
+    public static byte[] SourceValue(ReadOnlySpan<byte> connectionId, ReadOnlySpan<byte> instanceId) => [.. connectionId, (byte)' ', .. instanceId];
+
     /// <summary>When the gateway read the message: Unix milliseconds, decimal ASCII.</summary>
     public const string ReceivedAt = "ingest-received-at";
 

@@ -32,7 +32,7 @@ internal sealed class RecordShape
             var gateway = Encoding.UTF8.GetBytes($"{Environment.MachineName}-{Environment.ProcessId}");
             for (var c = 0; c < connections; c++)
             {
-                _perConnection[c] = new Headers { { IngestHeaders.Source, [.. Encoding.UTF8.GetBytes($"0HNBENCH{c:D5}"), (byte)' ', .. gateway] } };
+                _perConnection[c] = new Headers { { IngestHeaders.Source, IngestHeaders.SourceValue(Encoding.UTF8.GetBytes($"0HNBENCH{c:D5}"), gateway) } };
             }
         }
     }

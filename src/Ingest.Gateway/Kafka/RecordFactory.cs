@@ -106,7 +106,7 @@ internal sealed class RecordFactory
         var headers = new Headers();
         if (compact)
         {
-            headers.Add(IngestHeaders.Source, [.. connection.ConnectionIdUtf8, (byte)' ', .. _instanceIdUtf8]);
+            headers.Add(IngestHeaders.Source, IngestHeaders.SourceValue(connection.ConnectionIdUtf8, _instanceIdUtf8));
         }
 
         AddTraceParent(headers, connection);

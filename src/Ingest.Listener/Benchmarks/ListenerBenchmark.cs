@@ -60,7 +60,7 @@ internal static class ListenerBenchmark
         var config = KafkaClientDefaults.IdempotentProducer(bootstrapServers);
         config.QueueBufferingMaxMessages = 1_000_000;
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
-        var source = "c-1 bench"u8.ToArray(); // a connection id and a gateway id, as the gateway writes them
+        var source = IngestHeaders.SourceValue("c-1"u8, "bench"u8); // a connection id and a gateway id, as the gateway writes them
         var clientIds = Enumerable.Range(1, 100).Select(i => Encoding.UTF8.GetBytes($"client {i}")).ToArray();
         const long firstTimestamp = 1456862575765;
         for (var i = 0; i < events; i++)
